@@ -8,8 +8,9 @@
  *  80 PayloadDigest 32 bytes (SHA-256 of the payload)
  * 112 PayloadType u32        116 PayloadLength u32     120 Payload
  * The payload is sliced by HeaderLength (HeaderLength + 4 to the end of the
- * frame), as the official peers do; HeaderLength 112 (no PayloadType) is
- * accepted too.
+ * frame), as the official peers do; HeaderLength 112 (no PayloadType,
+ * PayloadLength at 112) is accepted too. PayloadLength is reported but does
+ * not slice; the digest covers the payload bytes actually present.
  */
 #ifndef SSMP_AGENTMSG_H
 #define SSMP_AGENTMSG_H
@@ -100,10 +101,12 @@ const char *agentmsg_type_name(enum agentmsg_kind kind);
 /*
  * Decodes one frame into m (payload points into frame, no copy) and applies
  * the receive validation rules: frame of at least 116 bytes (HL 112) or 120
- * (HL 116), HeaderLength 112..116 and within the frame, known MessageType,
- * nonzero CreatedDate, digest equal to SHA-256 of the payload when
- * PayloadLength is nonzero. start/pause_publication skip the value checks.
- * Returns 0, or E_SHORT / E_PROTO / E_DIGEST with a message in e.
+ * (HL 116) and at most AGENTMSG_MAX_FRAME, HeaderLength 112 or 116 and
+ * within the frame, known MessageType, nonzero CreatedDate, digest equal to
+ * SHA-256 of the payload when PayloadLength is nonzero. start/pause_publication
+ * skip the value checks (a bad HeaderLength just leaves the payload empty).
+ * Safe on any bytes. Returns 0, or E_SHORT / E_PROTO / E_DIGEST with a
+ * message in e (E_INVAL for a NULL m).
  */
 int agentmsg_decode(struct agentmsg *m, const uint8_t *frame, size_t len, struct err *e);
 
@@ -111,7 +114,9 @@ int agentmsg_decode(struct agentmsg *m, const uint8_t *frame, size_t len, struct
  * Appends the wire form of m to out: type from m->kind (or m->type when
  * kind is AMK_UNKNOWN), HeaderLength 116, schema 1, digest computed over
  * the payload. created_ms 0 means "now". Refuses a nil id, a type longer
- * than 32 bytes and an empty payload for stream messages (E_INVAL).
+ * than 32 bytes and an empty payload for stream messages (E_INVAL), a frame
+ * over AGENTMSG_MAX_FRAME (E_RANGE). Returns 0 or that code (or a buf error)
+ * with a message in e; on error out is unchanged.
  */
 int agentmsg_encode(struct buf *out, const struct agentmsg *m, struct err *e);
 
@@ -119,10 +124,15 @@ int agentmsg_encode(struct buf *out, const struct agentmsg *m, struct err *e);
  * Appends the acknowledge JSON for a received stream message:
  * {"AcknowledgedMessageType":"...","AcknowledgedMessageId":"<uuid>",
  *  "AcknowledgedMessageSequenceNumber":N,"IsSequentialMessage":true}
+ * Returns 0, E_INVAL (bad type, NULL id, negative seq) or a buf error.
  */
 int agentmsg_ack_payload(struct buf *out, const char *acked_type, const uint8_t id[16], int64_t seq);
 
-/* Parses an acknowledge payload; returns 0 and the acked sequence number, or E_PROTO. */
+/*
+ * Parses an acknowledge payload; returns 0 and the acked sequence number
+ * (0..2^53) in *seq, or E_PROTO when AcknowledgedMessageSequenceNumber is
+ * missing or not such a number.
+ */
 int agentmsg_ack_parse(const uint8_t *payload, size_t len, int64_t *seq, struct err *e);
 
 /* Current wall-clock time in milliseconds since the epoch (for CreatedDate). */

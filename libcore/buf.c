@@ -123,39 +123,50 @@ buf_peek_u32(const struct buf *b, size_t at, uint32_t *v)
 	return 0;
 }
 
-int
-buf_ensure(struct buf *b, size_t n)
+/*
+ * Makes room for n data bytes plus spare bytes (0 or 1) that are never
+ * data: the C-string terminator may sit one past max.
+ */
+static int
+grow(struct buf *b, size_t n, size_t spare)
 {
-	size_t need, ncap;
+	size_t need, ncap, lim;
 	uint8_t *nd;
 
 	if (b->ro)
 		return E_INVAL;
 	if (n > b->max || buf_len(b) > b->max - n)
 		return E_FULL;
-	if (b->cap - b->end >= n)
+	if (b->cap - b->end >= n + spare)
 		return 0;
 	/* Slide unread bytes to the front before growing. */
 	if (b->off > 0) {
 		memmove(b->d, b->d + b->off, buf_len(b));
 		b->end -= b->off;
 		b->off = 0;
-		if (b->cap - b->end >= n)
+		if (b->cap - b->end >= n + spare)
 			return 0;
 	}
-	need = b->end + n;
+	need = b->end + n + spare;
+	if (need < b->end)
+		return E_NOMEM; /* only with a max near SIZE_MAX */
+	lim = b->max < SIZE_MAX ? b->max + 1 : SIZE_MAX;
 	ncap = b->cap ? b->cap : 256;
 	while (ncap < need)
 		ncap = ncap > SIZE_MAX / 2 ? need : ncap * 2;
-	if (ncap > b->max + 1)
-		ncap = b->max + 1; /* +1 leaves room for buf_cstr's NUL */
-	if (ncap < need)
-		return E_FULL;
+	if (ncap > lim)
+		ncap = lim; /* still >= need: end + n <= max */
 	if ((nd = realloc(b->d, ncap)) == NULL)
 		return E_NOMEM;
 	b->d = nd;
 	b->cap = ncap;
 	return 0;
+}
+
+int
+buf_ensure(struct buf *b, size_t n)
+{
+	return grow(b, n, 0);
 }
 
 int
@@ -226,8 +237,8 @@ buf_putf(struct buf *b, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		return E_INVAL;
-	/* +1 for the NUL vsnprintf writes; it is not counted as data. */
-	if ((r = buf_ensure(b, (size_t)n + 1)) != 0)
+	/* Room for the NUL vsnprintf writes; it is not counted as data. */
+	if ((r = grow(b, (size_t)n, 1)) != 0)
 		return r;
 	va_start(ap, fmt);
 	vsnprintf((char *)b->d + b->end, (size_t)n + 1, fmt, ap);
@@ -241,7 +252,7 @@ buf_cstr(struct buf *b)
 {
 	if (b->ro)
 		return NULL;
-	if (b->cap == b->end && buf_ensure(b, 1) != 0)
+	if (b->cap == b->end && grow(b, 0, 1) != 0)
 		return NULL;
 	b->d[b->end] = '\0';
 	return (const char *)b->d + b->off;
