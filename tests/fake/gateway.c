@@ -1,0 +1,484 @@
+/* gateway.c: the fake MGS side of one data-channel websocket. */
+#include "gateway.h"
+#include "agent.h"
+#include "agentmsg.h"
+#include "datachannel.h"
+#include "link.h"
+#include "loop.h"
+#include "mgsmsg.h"
+#include "session.h"
+#include "state.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define CLOSE_WAIT_MS 2000 /* for the client's close reply */
+#define DROP_FLUSH_MS 1000 /* to send what the agent queued before it left */
+
+struct gw {
+	const struct region *r;
+	struct wss_conn *c;
+	char id[SESSION_ID_MAX];
+	struct link link;
+	int opened;          /* a valid OpenDataChannel arrived */
+	int open_pending;    /* ... and has not been checked yet */
+	char *token;         /* from OpenDataChannel; secret, never logged */
+	int reject;          /* close the websocket with 1008 */
+	const char *reject_why;
+	int close_pending;   /* close once every queued frame is out */
+	uint16_t close_code;
+	const char *close_why;
+	int closing;         /* close frame queued */
+	uint64_t close_deadline;
+	int drop;            /* cut the websocket now */
+	int drop_soon;       /* cut it once queued frames are out (agent gone) */
+	uint64_t drop_deadline;
+	int client_gone;
+	unsigned violations;
+	uint64_t frames_in, frames_out;
+};
+
+int
+gateway_match(const struct wss_request *req)
+{
+	return strncmp(req->path, GATEWAY_PATH_PREFIX, strlen(GATEWAY_PATH_PREFIX)) == 0;
+}
+
+size_t
+gateway_agent_addr(const struct region *r, const char *id, char *out, size_t size)
+{
+	/* Abstract namespace: no path length limit, nothing left on disk. */
+	int n = snprintf(out, size, "%cfakeregion-%s-%s", 0, r->instance, id);
+
+	return n < 0 ? 0 : (size_t)n >= size ? size - 1 : (size_t)n;
+}
+
+static void
+violation(struct gw *g, const char *fmt, const char *what)
+{
+	g->violations++;
+	log_notice(g->r->lg, "gateway %s: protocol violation: %s%s", g->id, fmt, what ? what : "");
+}
+
+/* Checks one binary frame from the client and queues it for the agent. */
+static void
+client_frame(struct gw *g, const uint8_t *data, size_t len)
+{
+	struct agentmsg m;
+	struct err e;
+
+	err_clear(&e);
+	if (agentmsg_decode(&m, data, len, &e) < 0) {
+		violation(g, "undecodable frame: ", e.msg);
+		return;
+	}
+	if (m.kind != AMK_INPUT && m.kind != AMK_ACK) {
+		violation(g, "client sent a message of type ", m.type);
+		return;
+	}
+	g->frames_in++;
+	if (link_queue(&g->link, LINK_FRAME, data, len, 0) < 0)
+		log_error(g->r->lg, "gateway %s: cannot queue a frame for the agent", g->id);
+}
+
+static void
+on_message(void *arg, int opcode, const uint8_t *data, size_t len)
+{
+	struct gw *g = arg;
+	struct dc_open o;
+	struct err e;
+
+	if (g->reject || g->drop || g->drop_soon)
+		return;
+	if (!g->opened) {
+		if (opcode != WSS_OP_TEXT) {
+			violation(g, "binary frame before OpenDataChannel", NULL);
+			g->reject = 1;
+			g->reject_why = "OpenDataChannel expected";
+			return;
+		}
+		err_clear(&e);
+		memset(&o, 0, sizeof(o));
+		if (dc_open_parse(data, len, &o, &e) < 0) {
+			violation(g, "bad OpenDataChannel: ", e.msg);
+			g->reject = 1;
+			g->reject_why = "malformed OpenDataChannel";
+			dc_open_free(&o);
+			return;
+		}
+		g->token = strdup(o.token ? o.token : "");
+		dc_open_free(&o);
+		g->opened = 1;
+		g->open_pending = 1;
+		return;
+	}
+	if (opcode != WSS_OP_BINARY) {
+		violation(g, "text frame after OpenDataChannel", NULL);
+		return;
+	}
+	client_frame(g, data, len);
+}
+
+static void
+on_close(void *arg, uint16_t code, const uint8_t *reason, size_t len)
+{
+	struct gw *g = arg;
+
+	(void)reason;
+	(void)len;
+	log_verbose(g->r->lg, "gateway %s: client closed the websocket (%u)", g->id, code);
+	g->client_gone = 1;
+}
+
+/* Sends a frame from the agent to the client after checking it. */
+static void
+agent_frame(struct gw *g, const uint8_t *data, size_t len)
+{
+	struct err e;
+
+	/* The official client cannot parse shorter frames or empty payloads. */
+	if (len <= AGENTMSG_HEADER_SIZE) {
+		log_error(g->r->lg, "gateway %s: refusing to send a %zu-byte frame", g->id, len);
+		state_stats_add(g->r->state_dir, "gateway_refused_frames", 1);
+		return;
+	}
+	err_clear(&e);
+	if (wss_send_binary(g->c, data, len, &e) < 0)
+		log_verbose(g->r->lg, "gateway %s: %s", g->id, e.msg);
+	else
+		g->frames_out++;
+}
+
+/* Sends channel_closed as the gateway does for a session that is over. */
+static void
+send_channel_closed(struct gw *g, const struct session *s, const char *output)
+{
+	struct buf out;
+
+	buf_init(&out, 0);
+	if (mgsmsg_channel_closed(&out, s->target, s->id, output) == 0)
+		agent_frame(g, buf_ptr(&out), buf_len(&out));
+	buf_free(&out);
+}
+
+/*
+ * Closes the websocket once the frames queued before are out: wslay sends
+ * control frames ahead of queued messages, and nothing after a close.
+ */
+static void
+start_close(struct gw *g, uint16_t code, const char *reason)
+{
+	if (g->closing || g->close_pending)
+		return;
+	g->close_pending = 1;
+	g->close_code = code;
+	g->close_why = reason;
+	g->close_deadline = loop_now_ms() + CLOSE_WAIT_MS;
+}
+
+static void
+close_when_flushed(struct gw *g)
+{
+	if (!g->close_pending || wss_want_write(g->c))
+		return;
+	g->close_pending = 0;
+	g->closing = 1;
+	g->close_deadline = loop_now_ms() + CLOSE_WAIT_MS;
+	wss_close(g->c, g->close_code, g->close_why, NULL);
+}
+
+/*
+ * Forks the session's agent: this process (a child of the server) becomes
+ * the agent, the new child carries on as the gateway. Returns 0 in the
+ * gateway with g->link connected, or E_* (in the gateway) on failure; the
+ * agent branch never returns.
+ */
+static int
+spawn_agent(struct gw *g, const struct session *s, int lfd)
+{
+	int sv[2], devnull;
+	pid_t pid, agent = getpid();
+	struct err e;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return E_IO;
+	pid = fork();
+	if (pid < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return E_IO;
+	}
+	if (pid == 0) {
+		/* Gateway: dies with the agent, so no websocket outlives it. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != agent)
+			exit(1);
+		close(sv[0]);
+		close(lfd);
+		return link_attach(&g->link, sv[1]);
+	}
+	/*
+	 * Agent: the websocket (and its TLS state) now belongs to the child.
+	 * Point our copy of the descriptor at /dev/null before freeing it, so
+	 * no close frame, close_notify or RST of ours reaches the client.
+	 */
+	close(sv[1]);
+	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull >= 0) {
+		dup2(devnull, wss_fd(g->c));
+		close(devnull);
+	}
+	wss_free(g->c);
+	g->c = NULL;
+	link_close(&g->link);
+	free(g->token);
+	err_clear(&e);
+	int rc = agent_run(g->r, s, lfd, sv[0], &e);
+	if (rc < 0)
+		log_error(g->r->lg, "agent %s: %s", s->id, e.msg);
+	exit(rc < 0 ? 1 : 0);
+}
+
+/*
+ * Checks the OpenDataChannel token and connects the link to the session's
+ * agent, starting the agent if there is none yet.
+ */
+static void
+open_channel(struct gw *g)
+{
+	char addr[128];
+	struct sockaddr_un sa;
+	socklen_t salen;
+	struct session s;
+	struct err e;
+	size_t alen;
+	int lk, fd, rc;
+
+	g->open_pending = 0;
+	err_clear(&e);
+	lk = session_lock(g->r, g->id);
+	rc = lk < 0 ? lk : session_load(g->r, g->id, &s, &e);
+	if (rc < 0 || !session_token_ok(g->r, &s, g->token)) {
+		session_unlock(lk);
+		log_notice(g->r->lg, "gateway %s: OpenDataChannel refused: %s", g->id,
+			   rc < 0 ? "unknown session" : "invalid token");
+		state_stats_add(g->r->state_dir, "open_rejected", 1);
+		g->reject = 1;
+		g->reject_why = "invalid token";
+		return;
+	}
+	if (s.state != SESSION_ACTIVE) {
+		session_unlock(lk);
+		log_verbose(g->r->lg, "gateway %s: session is %s", g->id, session_state_name(s.state));
+		send_channel_closed(g, &s, "");
+		start_close(g, 1000, NULL);
+		return;
+	}
+	alen = gateway_agent_addr(g->r, g->id, addr, sizeof(addr));
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, addr, alen);
+	salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + alen);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		session_unlock(lk);
+		g->drop = 1;
+		return;
+	}
+	if (connect(fd, (struct sockaddr *)&sa, salen) == 0) {
+		session_unlock(lk);
+		log_verbose(g->r->lg, "gateway %s: reconnected to the session's agent", g->id);
+		state_stats_add(g->r->state_dir, "data_channels", 1);
+		link_attach(&g->link, fd);
+		return;
+	}
+	/* No agent yet: this connection starts it. */
+	if (bind(fd, (struct sockaddr *)&sa, salen) < 0 || listen(fd, 8) < 0) {
+		log_error(g->r->lg, "gateway %s: cannot listen for the agent: %s", g->id,
+			  strerror(errno));
+		close(fd);
+		session_unlock(lk);
+		g->drop = 1;
+		return;
+	}
+	session_unlock(lk);
+	state_stats_add(g->r->state_dir, "data_channels", 1);
+	if (spawn_agent(g, &s, fd) < 0) {
+		log_error(g->r->lg, "gateway %s: cannot start the agent", g->id);
+		g->drop = 1;
+	}
+}
+
+/* Takes every complete message the agent sent. */
+static void
+agent_messages(struct gw *g)
+{
+	const uint8_t *data;
+	size_t len;
+	int type, rc;
+
+	while ((rc = link_next(&g->link, &type, &data, &len)) == 1) {
+		if (type == LINK_FRAME && !g->closing && !g->close_pending)
+			agent_frame(g, data, len);
+		else if (type == LINK_CLOSE)
+			start_close(g, 1000, NULL);
+	}
+	if (rc < 0) {
+		log_error(g->r->lg, "gateway %s: malformed link data", g->id);
+		g->drop = 1;
+	}
+}
+
+/* Validates the request line; answers an HTTP error and returns nonzero if bad. */
+static int
+check_request(struct gw *g, const struct wss_request *req)
+{
+	const char *id = req->path + strlen(GATEWAY_PATH_PREFIX);
+
+	if (!session_id_valid(id) || strlen(id) >= sizeof(g->id)) {
+		wss_write_response(g->c, 404, NULL, "text/plain", NULL, "no such session\n", 16, 0,
+				   NULL);
+		return 1;
+	}
+	snprintf(g->id, sizeof(g->id), "%s", id);
+	if (strcmp(req->query, "role=publish_subscribe") != 0) {
+		violation(g, "data channel query is not role=publish_subscribe: ", req->query);
+		wss_write_response(g->c, 400, NULL, "text/plain", NULL, "bad role\n", 9, 0, NULL);
+		return 1;
+	}
+	return 0;
+}
+
+static int
+relay(struct gw *g, struct err *e)
+{
+	uint64_t open_deadline = loop_now_ms() + GATEWAY_OPEN_TIMEOUT_MS;
+
+	/* Bytes that came with the upgrade request are handled at once. */
+	if (wss_on_readable(g->c, e) < 0)
+		return 0;
+	for (;;) {
+		struct pollfd p[2];
+		uint64_t now;
+		int n = 1;
+
+		if (g->open_pending)
+			open_channel(g);
+		if (g->reject) {
+			start_close(g, 1008, g->reject_why);
+			g->reject = 0;
+		}
+		if (!g->drop && link_up(&g->link) && link_flush(&g->link) < 0)
+			g->drop = 1;
+		close_when_flushed(g);
+		if (g->drop_soon && (!wss_want_write(g->c) || loop_now_ms() >= g->drop_deadline))
+			g->drop = 1;
+		if (g->drop)
+			break;
+		now = loop_now_ms();
+		if (!g->opened && now >= open_deadline) {
+			log_notice(g->r->lg, "gateway %s: no OpenDataChannel in time", g->id);
+			break;
+		}
+		if ((g->closing || g->close_pending) &&
+		    (now >= g->close_deadline || !wss_is_open(g->c)))
+			break;
+		if (g->client_gone && !g->closing)
+			break;
+		p[0].fd = wss_fd(g->c);
+		p[0].events = 0;
+		/* Backpressure: a full link stops us reading the websocket. */
+		if (wss_want_read(g->c) && link_pending(&g->link) < LINK_HIGH)
+			p[0].events |= POLLIN;
+		if (wss_want_write(g->c))
+			p[0].events |= POLLOUT;
+		p[0].revents = 0;
+		if (link_up(&g->link)) {
+			p[1].fd = g->link.fd;
+			p[1].events = POLLIN | (link_pending(&g->link) ? POLLOUT : 0);
+			p[1].revents = 0;
+			n = 2;
+		}
+		if (poll(p, (nfds_t)n, g->closing || g->close_pending ? 100 : 1000) < 0) {
+			if (errno == EINTR)
+				continue;
+			return err_set(e, E_IO, "poll: %s", strerror(errno));
+		}
+		/* Any websocket end (close handshake done, hang-up, error) ends us. */
+		if ((p[0].revents & (POLLOUT | POLLERR | POLLHUP)) && wss_on_writable(g->c, e) < 0)
+			break;
+		if ((p[0].revents & (POLLIN | POLLERR | POLLHUP)) && wss_on_readable(g->c, e) < 0)
+			break;
+		if (n == 2 && (p[1].revents & (POLLIN | POLLERR | POLLHUP))) {
+			int lr = link_read(&g->link);
+
+			agent_messages(g);
+			/*
+			 * The agent went away without LINK_CLOSE: cut the websocket
+			 * abruptly once what it sent before is out.
+			 */
+			if (lr < 0 && !g->closing && !g->close_pending) {
+				g->drop_soon = 1;
+				g->drop_deadline = loop_now_ms() + DROP_FLUSH_MS;
+			}
+			if (lr < 0)
+				link_close(&g->link);
+		}
+	}
+	return 0;
+}
+
+int
+gateway_serve(const struct region *r, struct wss_conn *c, const struct wss_request *req,
+	      struct err *e)
+{
+	struct wss_callbacks cb = { .on_message = on_message, .on_close = on_close };
+	struct gw g;
+	int rc;
+
+	memset(&g, 0, sizeof(g));
+	g.r = r;
+	g.c = c;
+	snprintf(g.id, sizeof(g.id), "%s", "-");
+	link_init(&g.link, -1);
+	cb.arg = &g;
+	if (check_request(&g, req)) {
+		wss_free(c);
+		link_close(&g.link);
+		if (g.violations)
+			state_append(r->state_dir, "violations", "%s %u", g.id, g.violations);
+		return 0;
+	}
+	rc = wss_upgrade(c, &cb, 0, e);
+	if (rc < 0) {
+		violation(&g, "bad websocket upgrade: ", e->msg);
+		wss_free(c);
+		link_close(&g.link);
+		state_append(r->state_dir, "violations", "%s %u", g.id, g.violations);
+		return rc;
+	}
+	log_verbose(r->lg, "gateway %s: websocket open", g.id);
+	rc = relay(&g, e);
+	if (g.drop) {
+		log_verbose(r->lg, "gateway %s: dropping the websocket", g.id);
+		wss_drop(g.c);
+	} else {
+		wss_free(g.c);
+	}
+	link_close(&g.link);
+	free(g.token);
+	log_verbose(r->lg, "gateway %s: websocket ended (%" PRIu64 " frames in, %" PRIu64 " out, "
+		    "%u violations)", g.id, g.frames_in, g.frames_out, g.violations);
+	state_append(r->state_dir, "violations", "%s %u", g.id, g.violations);
+	return rc;
+}
