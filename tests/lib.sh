@@ -2,10 +2,13 @@
 # Source it; then call e2e_setup, e2e_start_sshd, e2e_start_region [fault
 # switches], and use "$E2E_SSH" (ssh -F <generated config>). Every service
 # binds 127.0.0.1 on a free port and is stopped by PID on exit.
+# E2E_PROXY / E2E_FAKE name other ssm-proxy / fakeregion binaries; E2E_DIRECT=1
+# runs a script against sshd alone (no proxy) to check the script itself.
+# E2E_SSHD_EXTRA holds more sshd_config lines for e2e_start_sshd.
 
 : "${SSMP_BUILD_DIR:?set SSMP_BUILD_DIR to the CMake build directory}"
-E2E_PROXY="$SSMP_BUILD_DIR/ssm-proxy"
-E2E_FAKE="$SSMP_BUILD_DIR/tests/fakeregion"
+E2E_PROXY=${E2E_PROXY:-"$SSMP_BUILD_DIR/ssm-proxy"}
+E2E_FAKE=${E2E_FAKE:-"$SSMP_BUILD_DIR/tests/fakeregion"}
 E2E_PIDS=()
 E2E_INSTANCE=i-0123456789abcdef0
 
@@ -35,6 +38,7 @@ e2e_cleanup() {
 e2e_setup() {
   E2E_NAME=${E2E_NAME:-$(basename "${BASH_SOURCE[1]:-$0}" .sh)}
   E2E_DIR=$(mktemp -d "${TMPDIR:-/tmp}/ssm-proxy-e2e.XXXXXX")
+  E2E_ERR="$E2E_DIR/ssh.err" # where scripts collect ssh's (and so the proxy's) stderr
   trap e2e_cleanup EXIT
   trap 'exit 130' INT TERM
   # Keep the user's own AWS and ssh configuration out of the tests.
@@ -89,6 +93,7 @@ MaxStartups 100:30:200
 MaxSessions 50
 Subsystem sftp internal-sftp
 LogLevel ERROR
+${E2E_SSHD_EXTRA:-}
 CFG
     /usr/sbin/sshd -D -e -f "$d/sshd_config" 2>>"$d/log" &
     E2E_SSHD_PID=$!
@@ -147,14 +152,22 @@ CFG
 }
 
 # Fails unless the fake agent saw zero protocol violations.
-# Waits for the sessions' agents to end first (they count their violations
-# when they end, a moment after the client went away).
+# First waits for this test's proxies to exit and the sessions' agents to
+# end (they count their violations when they end, a moment after the client
+# went away), and fails on sanitizer reports in $E2E_ERR or the region's log.
 e2e_check_violations() {
   local f="${E2E_REGION_DIR:-}/violations" bad
-  [ -n "${E2E_REGION_DIR:-}" ] || return 0
+  [ -n "${E2E_REGION_DIR:-}" ] || { e2e_check_sanitizers "$E2E_ERR"; return 0; }
+  e2e_wait_proxies 30 || e2e_log "note: some ssm-proxy processes are still running"
   e2e_wait_sessions_ended 60 ||
     e2e_log "note: not every session had ended; checking the violations counted so far"
+  e2e_check_sanitizers "$E2E_ERR"
   e2e_check_sanitizers "$E2E_REGION_DIR/log"
+  # A clean run leaves the proxy silent at its default level; show it if not.
+  if [ -f "$E2E_ERR" ] && grep -q '^ssm-proxy:' "$E2E_ERR"; then
+    grep '^ssm-proxy:' "$E2E_ERR" | sort | uniq -c | sort -rn | head -5 |
+      while read -r n line; do e2e_log "note: ${n}x $line"; done
+  fi
   [ -f "$f" ] || return 0
   bad=$(awk '$2 != 0' "$f")
   [ -z "$bad" ] || e2e_fail "fake region counted protocol violations: $bad"
@@ -236,17 +249,38 @@ e2e_region_stat() {
 }
 
 # e2e_wait_sessions_ended SECONDS: waits until every started session's agent
-# has ended and every data-channel websocket has reported its checks, so the
-# violations file is complete. Returns 1 if that did not happen in time.
+# has ended (agents count the data-channel violations as they end), then
+# briefly for the gateways' counts of websockets that ended with them (a
+# websocket cut without a close, as in the blackhole faults, never reports).
+# Returns 1 if an agent was still running after SECONDS.
 e2e_wait_sessions_ended() {
-  local i started agents chans lines
+  local i lines
   for i in $(seq 1 $(( $1 * 10 ))); do
-    started=$(e2e_region_stat sessions_started)
-    agents=$(e2e_region_stat agent_sessions)
-    chans=$(e2e_region_stat data_channels)
+    [ "$(e2e_region_stat agent_sessions)" -ge "$(e2e_region_stat sessions_started)" ] && break
+    [ "$i" -eq $(( $1 * 10 )) ] && return 1
+    sleep 0.1
+  done
+  for i in $(seq 1 50); do
     lines=0
     [ -f "$E2E_REGION_DIR/violations" ] && lines=$(wc -l <"$E2E_REGION_DIR/violations")
-    [ "$agents" -ge "$started" ] && [ "$lines" -ge $(( agents + chans )) ] && return 0
+    [ "$lines" -ge $(( $(e2e_region_stat agent_sessions) + $(e2e_region_stat data_channels) )) ] &&
+      return 0
+    sleep 0.1
+  done
+  return 0
+}
+
+# e2e_wait_proxies SECONDS: waits until no ssm-proxy talking to this test's
+# region runs any more (ssh does not wait for its ProxyCommand to exit, and
+# a sanitizer build reports leaks only at exit). Returns 1 on timeout.
+e2e_wait_proxies() {
+  local i pid busy want="AWS_ENDPOINT_URL_SSM=${AWS_ENDPOINT_URL_SSM:-}"
+  for i in $(seq 1 $(( $1 * 10 ))); do
+    busy=
+    for pid in $(pidof "$E2E_PROXY" 2>/dev/null); do
+      tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qxF "$want" && busy=1 && break
+    done
+    [ -z "$busy" ] && return 0
     sleep 0.1
   done
   return 1

@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,6 +153,11 @@ cb_deliver(void *arg, const uint8_t *data, size_t len)
 		a->input_refused = 1;
 		return E_AGAIN;
 	}
+	if (a->r->f.drop_input && link_up(&a->link)) {
+		a->link_bytes += len;
+		if (a->r->f.drop_after > 0 && !a->drop_checked && a->link_bytes >= a->r->f.drop_after)
+			a->drop_pending = 1;
+	}
 	return buf_put(&a->tbuf, data, len);
 }
 
@@ -212,6 +219,9 @@ target_dial(struct agent *a)
 		freeaddrinfo(res);
 		return E_NET;
 	}
+	/* As the real agent (Go) does: no Nagle towards the target. */
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	rc = connect(fd, res->ai_addr, res->ai_addrlen);
 	freeaddrinfo(res);
 	if (rc < 0 && errno != EINPROGRESS) {
@@ -494,6 +504,17 @@ housekeeping(struct agent *a, uint64_t now)
 	check_record(a, now);
 	if (a->finished)
 		return 1;
+	if (f->close_after > 0) {
+		const struct dc_stats *st = dc_stats(a->dc);
+		if (st->bytes_in + st->bytes_out >= f->close_after) {
+			log_notice(a->r->lg, "agent %s: fault: closing the channel after %" PRIu64
+				   " bytes", a->s.id, st->bytes_in + st->bytes_out);
+			state_stats_add(a->r->state_dir, "fault_closed", 1);
+			finish(a, "fault: close-after", "Session terminated by the fake region "
+			       "(--close-after)", now);
+			return 1;
+		}
+	}
 	/*
 	 * --drop-after: once those bytes reached the gateway, so every
 	 * websocket carries at least BYTES and the transfer progresses.
@@ -689,12 +710,14 @@ agent_run(const struct region *r, const struct session *s, int listen_fd, int li
 	cfg.session_type = "Port";
 	cfg.properties_json = props;
 	cfg.target_id = s->target;
+	cfg.extra_actions_json = hostile_extra_actions(r);
 	cfg.log = r->lg;
 	rc = dc_new(&a.dc, &cfg, &cb, e);
 	if (rc == 0) {
 		log_verbose(r->lg, "agent %s: started for %s port %u", s->id, s->target,
 			    (unsigned)s->port);
-		rc = dc_start(a.dc, loop_now_ms());
+		/* --hostile no-handshake: an agent that never speaks first. */
+		rc = hostile_on(r, HOSTILE_NO_HANDSHAKE) ? 0 : dc_start(a.dc, loop_now_ms());
 		if (rc == 0)
 			rc = loop(&a);
 		else

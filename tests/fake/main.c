@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <poll.h>
 #include <signal.h>
@@ -26,6 +27,8 @@
 #include "server.h"
 #include "state.h"
 #include "testca.h"
+#include "inventory.h"
+#include "fakecreds.h"
 
 #define KILL_WAIT_MS 2000
 
@@ -37,6 +40,7 @@ static struct testca *ca;
 static volatile sig_atomic_t stopping;
 static pid_t *children;
 static size_t nchildren, children_cap;
+static struct inventory *inventory; /* --inventory; read-only once loaded */
 
 static void
 usage(FILE *out)
@@ -56,6 +60,8 @@ usage(FILE *out)
 "  --secret-key SK          its secret key (default: a fixed test secret)\n"
 "  --region R               signing region (default %s)\n"
 "  --plain                  http:// and ws:// instead of https:// and wss://\n"
+"  --inventory FILE         instances (JSON, several regions) for EC2\n"
+"                           DescribeInstances and SSM DescribeInstanceInformation\n"
 "  -v, --verbose            more log output on stderr (repeatable)\n"
 "  -q, --quiet              errors only\n"
 "  -h, --help               this text\n"
@@ -75,6 +81,25 @@ usage(FILE *out)
 "  --resume-no-token        ResumeSession answers an empty TokenValue\n"
 "  --refuse-target          the agent acts as if the target refused\n"
 "  --offline I-ID           StartSession for that target: TargetNotConnected\n"
+"                           (repeatable)\n"
+"  --drop-mode MODE         how --drop-after cuts: rst (default), close1001 (a\n"
+"                           going-away close frame) or blackhole (the path goes\n"
+"                           silent: no data, no pongs, TCP left open)\n"
+"  --drop-input             client input bytes count for --drop-after too\n"
+"  --close-after BYTES      end the session with channel_closed once BYTES of\n"
+"                           stream payload (both ways) moved\n"
+"  --throttle-resume N      the first N ResumeSession calls answer\n"
+"                           ThrottlingException\n"
+"  --api-down-after N[:COUNT]  after N API calls, the next COUNT calls (default:\n"
+"                           all) get the connection closed without an answer\n"
+"  --public-port N          port named in StreamUrl (e.g. a relay in front)\n"
+"  --eic                    EC2 Instance Connect inventory: DescribeInstances\n"
+"                           puts every instance in one VPC with endpoints\n"
+"  --no-eic I-ID            that instance cannot use EC2 Instance Connect\n"
+"                           (repeatable)\n"
+"  --deny OPERATION         answer AccessDenied to that operation (repeatable)\n"
+"  --clock-skew SECONDS     the API's clock (signature check, Date) runs this far ahead\n"
+"  --hostile MODE           misbehave for the bad-input tests; modes in hostile.h\n"
 "                           (repeatable)\n",
 		REGION_DEFAULT_AK, REGION_DEFAULT_REGION);
 }
@@ -143,6 +168,12 @@ enum {
 	OPT_STATE_DIR = 256, OPT_TARGET, OPT_PORT, OPT_AK, OPT_SK, OPT_REGION, OPT_PLAIN,
 	OPT_DROP_AFTER, OPT_DUPLICATE, OPT_REORDER, OPT_WITHHOLD_ACK, OPT_PAUSE, OPT_PACE,
 	OPT_THROTTLE, OPT_RESUME_NO_TOKEN, OPT_REFUSE_TARGET, OPT_OFFLINE,
+	OPT_DROP_MODE, OPT_DROP_INPUT, OPT_CLOSE_AFTER, OPT_THROTTLE_RESUME, OPT_API_DOWN,
+	OPT_PUBLIC_PORT,
+	OPT_EIC, OPT_NO_EIC, OPT_DENY,
+	OPT_HOSTILE,
+	OPT_INVENTORY,
+	OPT_CLOCK_SKEW,
 };
 
 static int
@@ -166,6 +197,18 @@ parse_args(int argc, char **argv, struct region *r, unsigned *port)
 		{ "resume-no-token", no_argument, NULL, OPT_RESUME_NO_TOKEN },
 		{ "refuse-target", no_argument, NULL, OPT_REFUSE_TARGET },
 		{ "offline", required_argument, NULL, OPT_OFFLINE },
+		{ "drop-mode", required_argument, NULL, OPT_DROP_MODE },
+		{ "drop-input", no_argument, NULL, OPT_DROP_INPUT },
+		{ "close-after", required_argument, NULL, OPT_CLOSE_AFTER },
+		{ "throttle-resume", required_argument, NULL, OPT_THROTTLE_RESUME },
+		{ "api-down-after", required_argument, NULL, OPT_API_DOWN },
+		{ "public-port", required_argument, NULL, OPT_PUBLIC_PORT },
+		{ "eic", no_argument, NULL, OPT_EIC },
+		{ "no-eic", required_argument, NULL, OPT_NO_EIC },
+		{ "deny", required_argument, NULL, OPT_DENY },
+		{ "hostile", required_argument, NULL, OPT_HOSTILE },
+		{ "inventory", required_argument, NULL, OPT_INVENTORY },
+		{ "clock-skew", required_argument, NULL, OPT_CLOCK_SKEW },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -201,6 +244,13 @@ parse_args(int argc, char **argv, struct region *r, unsigned *port)
 		case OPT_PLAIN:
 			r->plain = 1;
 			break;
+		case OPT_CLOCK_SKEW: {
+			char *end;
+			r->clock_skew = strtol(optarg, &end, 10);
+			if (*end != '\0' || r->clock_skew < -86400 || r->clock_skew > 86400)
+				goto bad;
+			break;
+		}
 		case OPT_DROP_AFTER:
 			b = 1;
 			if (parse_pair(optarg, 1, UINT64_MAX, &a, 1, UINT_MAX, &b) < 0)
@@ -243,11 +293,75 @@ parse_args(int argc, char **argv, struct region *r, unsigned *port)
 		case OPT_REFUSE_TARGET:
 			f->refuse_target = 1;
 			break;
+		case OPT_EIC:
+			r->eic = 1;
+			break;
+		case OPT_NO_EIC:
+			if (r->nno_eic >= REGION_MAX_OFFLINE)
+				goto bad;
+			r->no_eic[r->nno_eic++] = optarg;
+			break;
+		case OPT_HOSTILE:
+			if (hostile_parse(&f->hostile, optarg) < 0)
+				goto bad;
+			break;
+		case OPT_DENY:
+			if (r->ndeny >= REGION_MAX_OFFLINE)
+				goto bad;
+			r->deny[r->ndeny++] = optarg;
+			break;
 		case OPT_OFFLINE:
 			if (f->noffline >= REGION_MAX_OFFLINE)
 				goto bad;
 			f->offline[f->noffline++] = optarg;
 			break;
+		case OPT_DROP_MODE:
+			if (strcmp(optarg, "rst") == 0)
+				f->drop_mode = REGION_DROP_RST;
+			else if (strcmp(optarg, "close1001") == 0)
+				f->drop_mode = REGION_DROP_CLOSE1001;
+			else if (strcmp(optarg, "blackhole") == 0)
+				f->drop_mode = REGION_DROP_BLACKHOLE;
+			else
+				goto bad;
+			break;
+		case OPT_DROP_INPUT:
+			f->drop_input = 1;
+			break;
+		case OPT_CLOSE_AFTER:
+			if (parse_num(optarg, 1, UINT64_MAX, &a) < 0)
+				goto bad;
+			f->close_after = a;
+			break;
+		case OPT_THROTTLE_RESUME:
+			if (parse_num(optarg, 0, UINT_MAX, &a) < 0)
+				goto bad;
+			f->throttle_resume = (unsigned)a;
+			break;
+		case OPT_API_DOWN:
+			b = 0;
+			if (parse_pair(optarg, 0, UINT_MAX, &a, 1, UINT_MAX, &b) < 0)
+				goto bad;
+			f->api_down_after = (unsigned)a;
+			f->api_down_count = (unsigned)b;
+			/* Marks the switch as set even for N = 0. */
+			f->api_down_after++;
+			break;
+		case OPT_PUBLIC_PORT:
+			if (parse_num(optarg, 1, 65535, &a) < 0)
+				goto bad;
+			f->public_port = (uint16_t)a;
+			break;
+		case OPT_INVENTORY: {
+			struct err ie;
+			err_clear(&ie);
+			if (inventory_load(&inventory, optarg, &ie) < 0) {
+				fprintf(stderr, "fakeregion: %s\n", ie.msg);
+				return -1;
+			}
+			r->inv = inventory;
+			break;
+		}
 		case 'v':
 			logger.level++;
 			break;
@@ -385,6 +499,10 @@ serve(int lfd)
 		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd < 0)
 			continue;
+		/* Go servers (the real gateway) disable Nagle on every socket;
+		 * without this, small acks wait for the peer's delayed ACK. */
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		if (nchildren == children_cap) {
 			size_t ncap = children_cap ? children_cap * 2 : 64;
 			pid_t *n = realloc(children, ncap * sizeof(*n));
@@ -442,14 +560,19 @@ main(int argc, char **argv)
 		log_error(&logger, "%s", e.msg);
 		return 1;
 	}
-	if (state_budget_set(region.state_dir, "throttle", region.f.throttle) < 0 ||
+	if (fakecreds_init(&region) < 0 ||
+	    state_budget_set(region.state_dir, "throttle", region.f.throttle) < 0 ||
 	    state_budget_set(region.state_dir, "drop", region.f.drop_count) < 0 ||
-	    state_budget_set(region.state_dir, "pause", region.f.pause_ms > 0) < 0) {
+	    state_budget_set(region.state_dir, "pause", region.f.pause_ms > 0) < 0 ||
+	    state_budget_set(region.state_dir, "throttle-resume", region.f.throttle_resume) < 0 ||
+	    state_budget_set(region.state_dir, "api-up",
+			     region.f.api_down_after > 0 ? region.f.api_down_after - 1 : 0) < 0 ||
+	    state_budget_set(region.state_dir, "api-down", region.f.api_down_count) < 0) {
 		log_error(&logger, "cannot write fault budgets under %s", region.state_dir);
 		return 1;
 	}
 	if (!region.plain) {
-		if (testca_new(&ca, &e) < 0 ||
+		if (testca_new_for(&ca, hostile_cert_san(&region), &e) < 0 ||
 		    state_path(path, sizeof(path), region.state_dir, "ca.pem") < 0 ||
 		    testca_write_ca_pem(ca, path, &e) < 0 ||
 		    (region.ssl = testca_server_ctx(ca, &e)) == NULL) {
