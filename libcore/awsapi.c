@@ -1,5 +1,6 @@
 /* awsapi.c: signed AWS API calls over libcurl, with retries. */
 #include "awsapi.h"
+#include "awscfg.h"
 #include "creds.h"
 #include "sigv4.h"
 #include "version.h"
@@ -31,6 +32,12 @@ struct awsapi {
 	long timeout_ms;
 	int max_attempts;
 	const struct logger *log;
+	const struct awscfg *cfg;
+	int anonymous;
+	long skew;  /* seconds to add to the local clock when signing (clock-skew repair) */
+	int (*refresh)(void *arg, struct err *e);
+	void *refresh_arg;
+	char *ssmmessages; /* data-channel endpoint override; NULL: none */
 };
 
 int
@@ -47,15 +54,40 @@ awsapi_new(struct awsapi **out, const struct awsapi_opts *opts, struct err *e)
 	snprintf(api->region, sizeof(api->region), "%s", opts->region);
 	api->creds = opts->creds;
 	api->log = opts->log;
+	api->cfg = opts->cfg;
+	api->anonymous = opts->anonymous;
+	api->refresh = opts->refresh;
+	api->refresh_arg = opts->refresh_arg;
+	if (opts->ssmmessages_endpoint != NULL) {
+		if (strncmp(opts->ssmmessages_endpoint, "https://", 8) != 0 &&
+		    strncmp(opts->ssmmessages_endpoint, "http://", 7) != 0) {
+			free(api);
+			return err_set(e, E_CONFIG, "the ssmmessages endpoint must start with https://");
+		}
+		if ((api->ssmmessages = strdup(opts->ssmmessages_endpoint)) == NULL) {
+			free(api);
+			return err_set(e, E_NOMEM, "out of memory");
+		}
+	} else {
+		char ep[1024];
+		struct err le;
+
+		err_clear(&le);
+		if (awscfg_configured_endpoint(opts->cfg, "ssmmessages", ep, sizeof(ep), &le) == 0 &&
+		    (api->ssmmessages = strdup(ep)) == NULL) {
+			free(api);
+			return err_set(e, E_NOMEM, "out of memory");
+		}
+	}
 	api->connect_timeout_ms = opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms
 	                                                       : DEFAULT_CONNECT_TIMEOUT_MS;
 	api->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
 	api->max_attempts = opts->max_attempts > 0 ? opts->max_attempts : AWSAPI_MAX_ATTEMPTS;
 	ca = opts->ca_file;
 	if (ca == NULL || *ca == '\0')
-		ca = getenv("AWS_CA_BUNDLE");
+		ca = awscfg_ca_bundle(opts->cfg);
 	if (ca != NULL && *ca != '\0' && (api->ca_file = strdup(ca)) == NULL) {
-		free(api);
+		awsapi_free(api);
 		return err_set(e, E_NOMEM, "out of memory");
 	}
 	if ((api->curl = curl_easy_init()) == NULL) {
@@ -74,50 +106,14 @@ awsapi_free(struct awsapi *api)
 	if (api->curl != NULL)
 		curl_easy_cleanup(api->curl);
 	free(api->ca_file);
+	free(api->ssmmessages);
 	free(api);
-}
-
-/* "ec2-instance-connect" -> "EC2_INSTANCE_CONNECT", as the SDKs name the variable. */
-static void
-service_env_name(const char *service, char *out, size_t outlen)
-{
-	size_t o = (size_t)snprintf(out, outlen, "AWS_ENDPOINT_URL_");
-
-	for (const char *p = service; *p && o + 1 < outlen; p++)
-		out[o++] = (*p == '-' || *p == ' ') ? '_' : (char)toupper((unsigned char)*p);
-	out[o < outlen ? o : outlen - 1] = '\0';
 }
 
 int
 awsapi_endpoint(const struct awsapi *api, const char *service, char *out, size_t outlen, struct err *e)
 {
-	char name[96];
-	const char *url;
-	size_t n;
-
-	service_env_name(service, name, sizeof(name));
-	url = getenv(name);
-	if (url == NULL || *url == '\0') {
-		snprintf(name, sizeof(name), "AWS_ENDPOINT_URL");
-		url = getenv(name);
-	}
-	if (url != NULL && *url != '\0') {
-		if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)
-			return err_set(e, E_CONFIG, "%s must start with https:// or http://", name);
-		n = strlen(url);
-		while (n > 0 && url[n - 1] == '/')
-			n--;
-		if (n >= outlen)
-			return err_set(e, E_CONFIG, "%s is too long", name);
-		memcpy(out, url, n);
-		out[n] = '\0';
-		return 0;
-	}
-	n = (size_t)snprintf(out, outlen, "https://%s.%s.amazonaws.com%s", service, api->region,
-	                     strncmp(api->region, "cn-", 3) == 0 ? ".cn" : "");
-	if (n >= outlen)
-		return err_set(e, E_CONFIG, "endpoint name too long");
-	return 0;
+	return awscfg_endpoint(api->cfg, service, api->region, out, outlen, e);
 }
 
 static size_t
@@ -259,6 +255,38 @@ parse_error(const struct buf *body, char *code, size_t codelen, char *msg, size_
 	}
 }
 
+/* Peer text ends up in the one-line error message: control bytes (a
+ * newline would split it) become '?'. */
+static void
+clean_text(char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
+/* parse_error, with the results made safe for a one-line message. */
+static void
+error_parts(const struct buf *body, char *code, size_t codelen, char *msg, size_t msglen)
+{
+	parse_error(body, code, codelen, msg, msglen);
+	clean_text(code);
+	clean_text(msg);
+}
+
+int
+awsapi_parse_error(const void *body, size_t len, char *code, size_t codelen, char *msg,
+                   size_t msglen)
+{
+	struct buf b;
+
+	if (code == NULL || msg == NULL || codelen == 0 || msglen == 0)
+		return E_INVAL;
+	buf_view(&b, body, body != NULL ? len : 0);
+	error_parts(&b, code, codelen, msg, msglen);
+	return 0;
+}
+
 static int
 is_retryable_curl(CURLcode c)
 {
@@ -331,6 +359,32 @@ out:
 	return r;
 }
 
+/*
+ * Returns 1 if resp says the signing time is off and its Date header gives
+ * the server's clock; then api->skew holds the correction.
+ */
+static int
+clock_skewed(struct awsapi *api, const struct awsapi_response *resp)
+{
+	char code[128], msg[512];
+	time_t server, now;
+
+	error_parts(&resp->body, code, sizeof(code), msg, sizeof(msg));
+	if (strcmp(code, "RequestTimeTooSkewed") != 0 && strcmp(code, "RequestExpired") != 0 &&
+	    strcmp(code, "RequestInTheFuture") != 0 &&
+	    !((strcmp(code, "InvalidSignatureException") == 0 ||
+	       strcmp(code, "SignatureDoesNotMatch") == 0) &&
+	      strstr(msg, "Signature expired") != NULL))
+		return 0;
+	if (resp->date[0] == '\0' || (server = curl_getdate(resp->date, NULL)) == (time_t)-1)
+		return 0;
+	now = time(NULL);
+	api->skew = (long)(server - now);
+	log_verbose(api->log, "%s: the local clock is %ld s off the service's; retrying with "
+	            "its time", code, -api->skew);
+	return 1;
+}
+
 int
 awsapi_request(struct awsapi *api, const char *service, const char *method, const char *path,
                const char *const *headers, const void *body, size_t body_len,
@@ -342,10 +396,19 @@ awsapi_request(struct awsapi *api, const char *service, const char *method, cons
 	size_t nsh;
 	int r = 0;
 
+	int skew_retried = 0;
+
 	memset(resp, 0, sizeof(*resp));
 	buf_init(&resp->body, MAX_RESPONSE);
-	if (api->creds == NULL)
+	if (api->creds == NULL && !api->anonymous)
 		return err_set(e, E_AUTH, "no AWS credentials");
+	/* Temporary credentials about to expire are renewed before they sign. */
+	if (api->creds != NULL && api->refresh != NULL && api->creds->expiration != 0 &&
+	    api->creds->expiration - time(NULL) < 300) {
+		log_verbose(api->log, "AWS credentials expire soon; refreshing");
+		if ((r = api->refresh(api->refresh_arg, e)) != 0)
+			return r;
+	}
 	if ((r = awsapi_endpoint(api, service, endpoint, sizeof(endpoint), e)) != 0)
 		return r;
 	if ((r = endpoint_parts(endpoint, host, sizeof(host), base, sizeof(base), e)) != 0)
@@ -403,15 +466,17 @@ awsapi_request(struct awsapi *api, const char *service, const char *method, cons
 		rq.nheaders = nsh;
 		rq.body = body;
 		rq.body_len = body_len;
-		sp.access_key = api->creds->access_key_id;
-		sp.secret_key = api->creds->secret_access_key;
-		sp.session_token = api->creds->session_token;
 		sp.region = api->region;
 		sp.service = service;
-		sp.when = time(NULL);
+		sp.when = time(NULL) + api->skew;
 		sp.normalize_path = 1;
-		if ((r = sigv4_sign_headers(&rq, &sp, &sr, e)) != 0)
-			return r;
+		if (api->creds != NULL) {
+			sp.access_key = api->creds->access_key_id;
+			sp.secret_key = api->creds->secret_access_key;
+			sp.session_token = api->creds->session_token;
+			if ((r = sigv4_sign_headers(&rq, &sp, &sr, e)) != 0)
+				return r;
+		}
 
 		for (size_t i = 0; i < nsh; i++) {
 			snprintf(line, sizeof(line), "%s: %s", sh[i].name, sh[i].value);
@@ -462,9 +527,15 @@ awsapi_request(struct awsapi *api, const char *service, const char *method, cons
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
 		log_debug(api->log, "%s %s%s -> HTTP %ld%s%s", method, endpoint, path, resp->status,
 		          resp->request_id[0] ? ", request id " : "", resp->request_id);
+		if ((resp->status == 400 || resp->status == 403) && !skew_retried &&
+		    clock_skewed(api, resp)) {
+			skew_retried = 1;
+			attempt--; /* the one correction does not use up a retry */
+			continue;
+		}
 		if (resp->status == 429 || resp->status >= 500 || resp->status == 400) {
 			int retry = resp->status != 400;
-			parse_error(&resp->body, code, sizeof(code), msg, sizeof(msg));
+			error_parts(&resp->body, code, sizeof(code), msg, sizeof(msg));
 			if (awsapi_is_throttle(code))
 				retry = 1;
 			if (retry && attempt + 1 < api->max_attempts) {
@@ -484,7 +555,7 @@ describe_failure(const struct awsapi_response *resp, char *out, size_t outlen)
 {
 	char code[128], msg[512];
 
-	parse_error(&resp->body, code, sizeof(code), msg, sizeof(msg));
+	error_parts(&resp->body, code, sizeof(code), msg, sizeof(msg));
 	if (code[0] && msg[0])
 		snprintf(out, outlen, "%s: %s", code, msg);
 	else if (code[0])
@@ -525,10 +596,72 @@ awsapi_json(struct awsapi *api, const char *service, const char *target_prefix, 
 		return err_set(e, E_AWS, "%s failed: %s", op, why);
 	}
 	*out = cJSON_ParseWithLength((const char *)buf_ptr(&resp.body), buf_len(&resp.body));
+	/* Answers may carry tokens: leave none in freed memory. */
+	if (buf_len(&resp.body) > 0)
+		OPENSSL_cleanse((void *)buf_ptr(&resp.body), buf_len(&resp.body));
 	awsapi_response_free(&resp);
 	if (*out == NULL)
 		return err_set(e, E_AWS, "%s failed: the answer is not valid JSON", op);
 	return 0;
+}
+
+int
+awsapi_query(struct awsapi *api, const char *service, const char *action, const char *version,
+             const struct awsapi_param *params, size_t nparams, xmlDoc **out, struct err *e)
+{
+	static const char *const headers[] = {
+		"Content-Type: application/x-www-form-urlencoded; charset=utf-8", NULL,
+	};
+	struct awsapi_response resp;
+	struct buf body;
+	char why[768];
+	int r = 0;
+
+	*out = NULL;
+	buf_init(&body, MAX_RESPONSE);
+	if (buf_putf(&body, "Action=%s&Version=%s", action, version) != 0)
+		r = err_set(e, E_NOMEM, "out of memory");
+	for (size_t i = 0; r == 0 && i < nparams; i++) {
+		/* curl_easy_escape keeps only RFC 3986 unreserved bytes, as SigV4 wants. */
+		char *n = curl_easy_escape(NULL, params[i].name, 0);
+		char *v = curl_easy_escape(NULL, params[i].value, 0);
+		if (n == NULL || v == NULL || buf_putf(&body, "&%s=%s", n, v) != 0)
+			r = err_set(e, E_NOMEM, "out of memory");
+		curl_free(n);
+		curl_free(v);
+	}
+	if (r != 0) {
+		buf_free(&body);
+		return r;
+	}
+	r = awsapi_request(api, service, "POST", "/", headers, buf_ptr(&body), buf_len(&body), &resp, e);
+	buf_free(&body);
+	if (r != 0) {
+		awsapi_response_free(&resp);
+		return err_prefix(e, "%s failed", action);
+	}
+	if (resp.status != 200) {
+		describe_failure(&resp, why, sizeof(why));
+		awsapi_response_free(&resp);
+		return err_set(e, E_AWS, "%s failed: %s", action, why);
+	}
+	if (buf_len(&resp.body) < (size_t)INT32_MAX)
+		*out = xmlReadMemory((const char *)buf_ptr(&resp.body), (int)buf_len(&resp.body), NULL,
+		                     NULL, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	awsapi_response_free(&resp);
+	if (*out == NULL)
+		return err_set(e, E_AWS, "%s failed: the answer is not valid XML", action);
+	return 0;
+}
+
+/* Wipes the TokenValue string of a parsed answer before it is freed. */
+static void
+wipe_token(cJSON *j)
+{
+	cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "TokenValue");
+
+	if (cJSON_IsString(v) && v->valuestring != NULL)
+		OPENSSL_cleanse(v->valuestring, strlen(v->valuestring));
 }
 
 static char *
@@ -537,6 +670,70 @@ dup_json_string(const cJSON *j, const char *key)
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
 
 	return cJSON_IsString(v) ? strdup(v->valuestring) : NULL;
+}
+
+/*
+ * SessionId goes into messages, API calls and the data-channel URL check:
+ * 1..96 characters (the API's limit) of an IAM session name and hex.
+ */
+static int
+session_id_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 96)
+		return 0;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && strchr("_+=,.@-", *s) == NULL)
+			return 0;
+	return 1;
+}
+
+/*
+ * Points a StreamUrl at the ssmmessages override (PrivateLink): its scheme
+ * (https -> wss), host and port replace the URL's; path and query stay.
+ */
+static int
+rewrite_stream_url(const struct awsapi *api, struct ssm_session *s, struct err *e)
+{
+	CURLU *u, *ep;
+	char *h = NULL, *port = NULL, *scheme = NULL, *url = NULL;
+	int r = 0;
+
+	if (api->ssmmessages == NULL || s->stream_url == NULL)
+		return 0;
+	u = curl_url();
+	ep = curl_url();
+	if (u == NULL || ep == NULL ||
+	    curl_url_set(u, CURLUPART_URL, s->stream_url, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK ||
+	    curl_url_set(ep, CURLUPART_URL, api->ssmmessages, 0) != CURLUE_OK ||
+	    curl_url_get(ep, CURLUPART_HOST, &h, 0) != CURLUE_OK ||
+	    curl_url_get(ep, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK) {
+		r = err_set(e, E_CONFIG, "cannot apply the ssmmessages endpoint to the StreamUrl");
+		goto out;
+	}
+	if (curl_url_get(ep, CURLUPART_PORT, &port, 0) != CURLUE_OK)
+		port = NULL;
+	if (curl_url_set(u, CURLUPART_SCHEME, strcmp(scheme, "http") == 0 ? "ws" : "wss",
+	                 CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK ||
+	    curl_url_set(u, CURLUPART_HOST, h, 0) != CURLUE_OK ||
+	    curl_url_set(u, CURLUPART_PORT, port, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_URL, &url, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) {
+		r = err_set(e, E_CONFIG, "cannot apply the ssmmessages endpoint to the StreamUrl");
+		goto out;
+	}
+	log_debug(api->log, "data channel via %s instead of the StreamUrl host", h);
+	free(s->stream_url);
+	if ((s->stream_url = strdup(url)) == NULL)
+		r = err_set(e, E_NOMEM, "out of memory");
+out:
+	curl_free(h);
+	curl_free(port);
+	curl_free(scheme);
+	curl_free(url);
+	curl_url_cleanup(u);
+	curl_url_cleanup(ep);
+	return r;
 }
 
 static int
@@ -549,6 +746,17 @@ session_from_json(const cJSON *j, const char *op, struct ssm_session *out, struc
 	if (out->session_id == NULL || out->session_id[0] == '\0') {
 		awsapi_session_free(out);
 		return err_set(e, E_AWS, "%s failed: the answer has no SessionId", op);
+	}
+	if (!session_id_ok(out->session_id)) {
+		awsapi_session_free(out);
+		return err_set(e, E_AWS, "%s failed: the answer's SessionId is not a session id", op);
+	}
+	/* Bounded like everything else from the network (real ones are < 2 KiB). */
+	if ((out->token_value != NULL && strlen(out->token_value) > 16384) ||
+	    (out->stream_url != NULL && strlen(out->stream_url) > 2048)) {
+		awsapi_session_free(out);
+		return err_set(e, E_AWS, "%s failed: the answer's TokenValue or StreamUrl is too long",
+		               op);
 	}
 	return 0;
 }
@@ -580,6 +788,7 @@ awsapi_start_session(struct awsapi *api, const char *target, unsigned port, stru
 	if (r != 0)
 		return r;
 	r = session_from_json(ans, "StartSession", out, e);
+	wipe_token(ans);
 	cJSON_Delete(ans);
 	if (r != 0)
 		return r;
@@ -587,7 +796,9 @@ awsapi_start_session(struct awsapi *api, const char *target, unsigned port, stru
 		awsapi_session_free(out);
 		return err_set(e, E_AWS, "StartSession failed: the answer has no TokenValue or StreamUrl");
 	}
-	return 0;
+	if ((r = rewrite_stream_url(api, out, e)) != 0)
+		awsapi_session_free(out);
+	return r;
 }
 
 int
@@ -608,6 +819,7 @@ awsapi_resume_session(struct awsapi *api, const char *session_id, struct ssm_ses
 	if (r != 0)
 		return r;
 	r = session_from_json(ans, "ResumeSession", out, e);
+	wipe_token(ans);
 	cJSON_Delete(ans);
 	if (r != 0)
 		return r;
@@ -616,7 +828,9 @@ awsapi_resume_session(struct awsapi *api, const char *session_id, struct ssm_ses
 		return err_set(e, E_AWS, "session %s timed out (ResumeSession returned no token)",
 		               session_id);
 	}
-	return 0;
+	if ((r = rewrite_stream_url(api, out, e)) != 0)
+		awsapi_session_free(out);
+	return r;
 }
 
 int

@@ -13,12 +13,14 @@
 #include <stddef.h>
 
 #include <cjson/cJSON.h>
+#include <libxml/tree.h>
 
 #include "buf.h"
 #include "err.h"
 #include "log.h"
 
 struct creds;
+struct awscfg;
 
 #define AWSAPI_MAX_ATTEMPTS 3
 
@@ -30,6 +32,20 @@ struct awsapi_opts {
 	long timeout_ms;             /* 0: default 30 s per attempt */
 	int max_attempts;            /* 0: AWSAPI_MAX_ATTEMPTS */
 	const struct logger *log;
+	const struct awscfg *cfg;    /* profile endpoints / CA bundle; NULL: environment only */
+	int anonymous;               /* creds NULL: send unsigned (STS AssumeRoleWithWebIdentity) */
+	/*
+	 * Called before signing when creds expire within 5 minutes: renews
+	 * *creds in place (the caller owns it); returns 0 or E_*. NULL: never.
+	 */
+	int (*refresh)(void *arg, struct err *e);
+	void *refresh_arg;
+	/*
+	 * Where the data channel goes instead of StreamUrl's host (a PrivateLink
+	 * ssmmessages endpoint, https://...); NULL: a configured "ssmmessages"
+	 * endpoint (AWS_ENDPOINT_URL_SSMMESSAGES, services section), else none.
+	 */
+	const char *ssmmessages_endpoint;
 };
 
 struct awsapi;
@@ -41,7 +57,10 @@ struct awsapi_response {
 	char date[64];               /* the Date header, for clock-skew repair */
 };
 
-/* A StartSession / ResumeSession answer. Token is secret: never log it. */
+/*
+ * A StartSession / ResumeSession answer. Token is secret: never log it.
+ * stream_url already points at the ssmmessages endpoint override, if any.
+ */
 struct ssm_session {
 	char *session_id;
 	char *token_value;
@@ -54,17 +73,19 @@ int awsapi_new(struct awsapi **out, const struct awsapi_opts *opts, struct err *
 void awsapi_free(struct awsapi *api);
 
 /*
- * Writes the endpoint URL (no trailing slash) for a service such as "ssm":
- * AWS_ENDPOINT_URL_<SERVICE>, then AWS_ENDPOINT_URL, then
- * https://<service>.<region>.amazonaws.com (.amazonaws.com.cn in China).
- * Returns 0 or E_CONFIG.
+ * Writes the endpoint URL (no trailing slash) for a service such as "ssm",
+ * resolved by awscfg_endpoint (environment, profile, partition, FIPS,
+ * dual-stack). Returns 0 or E_CONFIG.
  */
 int awsapi_endpoint(const struct awsapi *api, const char *service, char *out, size_t outlen, struct err *e);
 
 /*
  * Sends one signed request to service's endpoint with retries; headers are
  * "Name: value" strings (NULL-terminated array, may be NULL). Any HTTP
- * status is a success of this function: check resp->status. Returns 0, or
+ * status is a success of this function: check resp->status. An answer
+ * saying the signing clock is off (RequestTimeTooSkewed, RequestExpired,
+ * "Signature expired") is retried once with the time taken from its Date
+ * header, and the client keeps that offset. Returns 0, or
  * E_NET / E_TIMEOUT / E_NOMEM with a message. Free resp with
  * awsapi_response_free.
  */
@@ -82,6 +103,21 @@ void awsapi_response_free(struct awsapi_response *resp);
 int awsapi_json(struct awsapi *api, const char *service, const char *target_prefix, const char *op,
                 const cJSON *body, cJSON **out, struct err *e);
 
+/* One name=value parameter of a Query protocol call (values unencoded). */
+struct awsapi_param {
+	const char *name;
+	const char *value;
+};
+
+/*
+ * Calls a Query protocol operation (EC2, STS): POSTs Action, Version and
+ * params form-encoded to service's endpoint; on HTTP 200 stores the parsed
+ * XML answer in *out (caller frees with xmlFreeDoc). AWS errors become
+ * E_AWS with a message such as "DescribeInstances failed: AuthFailure: ...".
+ */
+int awsapi_query(struct awsapi *api, const char *service, const char *action, const char *version,
+                 const struct awsapi_param *params, size_t nparams, xmlDoc **out, struct err *e);
+
 /* SSM StartSession with AWS-StartSSHSession on port; returns 0 or E_*. */
 int awsapi_start_session(struct awsapi *api, const char *target, unsigned port,
                          struct ssm_session *out, struct err *e);
@@ -92,6 +128,15 @@ int awsapi_resume_session(struct awsapi *api, const char *session_id, struct ssm
 int awsapi_terminate_session(struct awsapi *api, const char *session_id, struct err *e);
 /* Frees the strings of a session answer. */
 void awsapi_session_free(struct ssm_session *s);
+
+/*
+ * Extracts the AWS error code and message from an error answer's body
+ * (JSON {"__type","message"} or Query/XML <Code>/<Message>) into code and
+ * msg, cut to their sizes, control bytes replaced by '?'; missing parts
+ * come back empty. Safe on any bytes. Returns 0 or E_INVAL (bad buffers).
+ */
+int awsapi_parse_error(const void *body, size_t len, char *code, size_t codelen, char *msg,
+                       size_t msglen);
 
 /* Returns nonzero if an AWS error code means "slow down and retry". */
 int awsapi_is_throttle(const char *code);

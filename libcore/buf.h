@@ -36,7 +36,11 @@ void buf_reset(struct buf *b);
 /* Returns the number of unread bytes. */
 static inline size_t buf_len(const struct buf *b) { return b->end - b->off; }
 /* Returns a pointer to the unread bytes, valid until the buffer changes. */
-static inline const uint8_t *buf_ptr(const struct buf *b) { return b->d + b->off; }
+static inline const uint8_t *buf_ptr(const struct buf *b)
+{
+	/* NULL + 0 is undefined behaviour: an empty buffer gives "". */
+	return b->d != NULL ? b->d + b->off : (const uint8_t *)"";
+}
 
 /* Discards n bytes from the front; E_SHORT if fewer are there. */
 int buf_consume(struct buf *b, size_t n);

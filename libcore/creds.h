@@ -4,19 +4,31 @@
  * Credentials come from a chain of providers tried in order; the first that
  * finds something wins, and one that finds something broken (an access key
  * without its secret) stops the chain with an error instead of falling
- * through. The chain today:
+ * through. The chain, in botocore's order:
  *
  *   1. environment: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, then
  *      AWS_SECURITY_TOKEN (legacy, checked first as botocore does) or
  *      AWS_SESSION_TOKEN, and AWS_CREDENTIAL_EXPIRATION. Skipped when a
  *      profile is given with --profile (AWS_PROFILE alone does not skip it).
- *   2. shared credentials file (AWS_SHARED_CREDENTIALS_FILE, default
+ *   2. assume role: the profile's role_arn with source_profile (chains of
+ *      any length; a loop is an error) or credential_source (Environment,
+ *      Ec2InstanceMetadata, EcsContainer); external_id, role_session_name,
+ *      duration_seconds (sts.h).
+ *   3. web identity: AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN
+ *      [+ AWS_ROLE_SESSION_NAME], or the profile's web_identity_token_file
+ *      + role_arn [+ role_session_name] (STS AssumeRoleWithWebIdentity).
+ *   4. SSO: sso_session (with an [sso-session NAME] section) or the legacy
+ *      sso_start_url / sso_region, plus sso_account_id and sso_role_name
+ *      (sso.h).
+ *   5. shared credentials file (AWS_SHARED_CREDENTIALS_FILE, default
  *      ~/.aws/credentials), section [NAME].
- *   3. config file (AWS_CONFIG_FILE, default ~/.aws/config), section
+ *   6. credential_process of the profile (credproc.h).
+ *   7. config file (AWS_CONFIG_FILE, default ~/.aws/config), section
  *      [profile NAME], or [default] / [profile default] for "default".
+ *   8. container endpoint (ecs.h), 9. instance metadata (imds.h).
  *
- * Later providers (web identity, assume role, credential_process, SSO,
- * container, instance metadata) slot into the same chain.
+ * Temporary credentials from 2, 3 and 4 are cached like the AWS CLI does
+ * (credcache.h) and reused until 5 minutes before they expire.
  *
  * Profile: --profile, else AWS_PROFILE, else AWS_DEFAULT_PROFILE, else
  * "default" (the AWS CLI v2 order). A profile chosen by name (flag or
@@ -42,9 +54,14 @@ struct creds {
 	char source[64];      /* e.g. "environment", "config file (profile dev)" */
 };
 
+struct awscfg;
+
 struct creds_opts {
 	const char *profile;  /* from --profile; NULL if not given */
 	const struct logger *log;
+	const char *region;   /* for STS calls; NULL: the profile's, else us-east-1 */
+	const struct awscfg *cfg; /* endpoints and CA bundle for STS / SSO; may be NULL */
+	int no_cache;         /* neither read nor write the credential cache */
 };
 
 /*
@@ -54,6 +71,13 @@ struct creds_opts {
  * that does not parse; E_IO when a file cannot be read; E_NOMEM.
  */
 int creds_resolve(struct creds *out, const struct creds_opts *opts, struct err *e);
+
+/*
+ * Sets c (zeroed first) to copies of the strings (tok may be NULL), exp and
+ * source (NULL: empty). Returns 0 or E_NOMEM (c is then empty).
+ */
+int creds_set(struct creds *c, const char *ak, const char *sk, const char *tok, time_t exp,
+	      const char *source);
 
 /* Wipes the secrets and frees what c holds; c is zeroed (NULL is fine). */
 void creds_free(struct creds *c);
@@ -84,6 +108,30 @@ int creds_region(char **out, const char *cli_region, const char *cli_profile, st
  * Returns 0 otherwise.
  */
 int creds_region_valid(const char *s);
+
+/*
+ * The config and credentials files with the profile selected from
+ * cli_profile, for other modules' settings (awscfg.h). Missing files and
+ * a profile that exists nowhere read as empty.
+ */
+struct creds_profile;
+
+/* Loads the files into *out (creds_profile_close it); 0, E_CONFIG, E_IO or E_NOMEM. */
+int creds_profile_open(struct creds_profile **out, const char *cli_profile,
+		       const struct logger *log, struct err *e);
+
+/* Returns key of the profile (credentials file first, then config), or NULL. */
+const char *creds_profile_get(const struct creds_profile *p, const char *key);
+
+/*
+ * Returns sub of the nested key in the config section "TYPE NAME" (e.g.
+ * "services" "my-endpoints" "ssm" "endpoint_url"), or NULL.
+ */
+const char *creds_profile_section_sub(const struct creds_profile *p, const char *type,
+				      const char *name, const char *key, const char *sub);
+
+/* Frees p (NULL is fine). */
+void creds_profile_close(struct creds_profile *p);
 
 /*
  * Parses an ISO 8601 UTC time as AWS writes expirations

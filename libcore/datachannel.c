@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
+#include <openssl/rand.h>
 
 #include "handshake.h"
 
@@ -27,6 +28,21 @@
 #define DC_OUT_FRAME_MAX (AGENTMSG_HEADER_SIZE + AGENTMSG_STREAM_CHUNK)
 /* How often dc_tick retries input that deliver refused after it was acked. */
 #define DC_INPUT_RETRY_MS 100
+/* Random bytes fetched at once for message ids: one RAND_bytes call per
+ * message costs a system call (OpenSSL's fork check), which dominated the
+ * per-message cost; 4 KiB serves 256 ids. */
+#define DC_RAND_POOL 4096
+/*
+ * Client: the agent dials the target only after HandshakeComplete and drops
+ * (does not ack) stream data that arrives before the dial completed. Input
+ * sent right after the handshake (ssh's banner) would then wait a whole RTO
+ * (>= 300 ms) on every connect. Until the first stream message after the
+ * handshake is acked, the oldest message is therefore resent after a short
+ * timer instead: twice the handshake's round trip plus this, doubling with
+ * each try up to the normal RTO. Ports whose server speaks second lose
+ * nothing (their data is only resent sooner; the agent drops duplicates).
+ */
+#define DC_EARLY_RTO_MS 10
 /* RFC 6298 clock granularity term (section 3.10 ClockGranularity). */
 #define DC_CLOCK_GRANULARITY_US 10000
 
@@ -84,6 +100,10 @@ struct dc {
 
 	/* Retransmission timer, microseconds. */
 	int64_t srtt_us, rttvar_us, rto_us, rto_min_us, rto_max_us;
+	int64_t last_rtt_us;            /* the latest sample, -1: none yet */
+	int early;                      /* client: short timer, see DC_EARLY_RTO_MS */
+	uint64_t early_rto_ms;
+	int64_t early_seq;              /* first seq sent after the handshake */
 
 	/* Incoming side. */
 	struct in_slot *in;
@@ -100,6 +120,8 @@ struct dc {
 
 	struct buf frame;               /* scratch: one encoded frame */
 	struct buf pay;                 /* scratch: one payload */
+	uint8_t rnd[DC_RAND_POOL];      /* random bytes for message ids */
+	size_t rnd_off;                 /* used bytes of rnd */
 };
 
 static const char *
@@ -200,6 +222,22 @@ transmit(struct dc *dc, struct out_slot *s, uint64_t now)
 	send_raw(dc, s->frame, s->len);
 }
 
+/* A version 4 UUID (as uuid_v4) from the pool; returns 0 or E_IO. */
+static int
+new_id(struct dc *dc, uint8_t id[16])
+{
+	if (dc->rnd_off + 16 > sizeof(dc->rnd)) {
+		if (RAND_bytes(dc->rnd, (int)sizeof(dc->rnd)) != 1)
+			return E_IO;
+		dc->rnd_off = 0;
+	}
+	memcpy(id, dc->rnd + dc->rnd_off, 16);
+	dc->rnd_off += 16;
+	id[6] = (uint8_t)((id[6] & 0x0f) | 0x40); /* version 4 */
+	id[8] = (uint8_t)((id[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+	return 0;
+}
+
 /* Encodes m into dc->frame; returns 0 or E_* (logged). */
 static int
 encode(struct dc *dc, struct agentmsg *m)
@@ -208,7 +246,7 @@ encode(struct dc *dc, struct agentmsg *m)
 	int r;
 
 	buf_reset(&dc->frame);
-	if ((r = uuid_v4(m->id)) != 0) {
+	if ((r = new_id(dc, m->id)) != 0) {
 		log_error(dc->log, "cannot generate a message id: %s", err_str(r));
 		return r;
 	}
@@ -317,6 +355,7 @@ rtt_sample(struct dc *dc, uint64_t sent, uint64_t now)
 	if (now < sent)
 		return;
 	s = (int64_t)((now - sent) > 3600000 ? 3600000 : (now - sent)) * 1000;
+	dc->last_rtt_us = s;
 	d = dc->srtt_us > s ? dc->srtt_us - s : s - dc->srtt_us;
 	dc->rttvar_us = (3 * dc->rttvar_us + d) / 4; /* uses the old RTT */
 	dc->srtt_us = (7 * dc->srtt_us + s) / 8;
@@ -333,6 +372,18 @@ static uint64_t
 rto_ms(const struct dc *dc)
 {
 	return (uint64_t)(dc->rto_us + 999) / 1000;
+}
+
+/* The retransmission timeout of ring head s (see DC_EARLY_RTO_MS). */
+static uint64_t
+head_rto_ms(const struct dc *dc, const struct out_slot *s)
+{
+	uint64_t rto = rto_ms(dc), early;
+
+	if (!dc->early || s->tx == 0 || s->seq < dc->early_seq)
+		return rto;
+	early = dc->early_rto_ms << (s->tx - 1 < 8 ? s->tx - 1 : 8);
+	return early < rto ? early : rto;
 }
 
 /* Agent role: checks the ack JSON beyond the sequence number. */
@@ -393,6 +444,8 @@ on_ack(struct dc *dc, const struct agentmsg *m, uint64_t now)
 	}
 	s->acked = 1;
 	dc->out_acked++;
+	if (dc->early && s->seq >= dc->early_seq)
+		dc->early = 0; /* the agent takes stream data now */
 	log_trace(dc->log, "acked seq %" PRId64, seq);
 	if (s->tx == 1) /* Karn: a resent message's ack is ambiguous */
 		rtt_sample(dc, s->first_sent, now);
@@ -493,6 +546,10 @@ client_on_hs_complete(struct dc *dc, const struct agentmsg *m)
 		ns = 0;
 	}
 	dc->state = DC_ST_OPEN;
+	dc->early = 1;
+	dc->early_seq = dc->next_seq;
+	dc->early_rto_ms = DC_EARLY_RTO_MS +
+	    (dc->last_rtt_us > 0 ? 2 * (uint64_t)dc->last_rtt_us / 1000 : 0);
 	log_verbose(dc->log, "handshake complete in %" PRId64 " ms%s%s", ns / 1000000,
 	    msg[0] ? ", agent says: " : "", msg);
 	emit(dc, DC_EV_HANDSHAKE_COMPLETE, 0, 0, msg, NULL);
@@ -825,6 +882,7 @@ dc_new(struct dc **out, const struct dc_config *cfg, const struct dc_callbacks *
 	dc->log = cfg->log;
 	buf_init(&dc->frame, 0);
 	buf_init(&dc->pay, 0);
+	dc->rnd_off = sizeof(dc->rnd); /* empty: filled on first use */
 	if (hs_copy_text(dc->client_version, sizeof(dc->client_version),
 	    cfg->client_version ? cfg->client_version : DC_CLIENT_VERSION_DEFAULT) ||
 	    hs_copy_text(dc->agent_version, sizeof(dc->agent_version),
@@ -847,6 +905,7 @@ dc_new(struct dc **out, const struct dc_config *cfg, const struct dc_callbacks *
 	dc->rto_min_us = (int64_t)rmin * 1000;
 	dc->rto_max_us = (int64_t)rmax * 1000;
 	dc->srtt_us = 100000; /* section 3.10: RTT 100 ms, RTTVAR 0 */
+	dc->last_rtt_us = -1;
 	dc->rto_us = (int64_t)rto0 * 1000;
 	if (dc->rto_us < dc->rto_min_us)
 		dc->rto_us = dc->rto_min_us;
@@ -1118,8 +1177,18 @@ dc_tick(struct dc *dc, uint64_t now)
 		uint64_t t = dc->start_ms + dc->hs_timeout_ms;
 
 		if (now >= t) {
-			fail(dc, E_TIMEOUT, "the handshake did not complete within %" PRIu32 " ms",
-			    dc->hs_timeout_ms);
+			/* Say what arrived instead, so the user can tell a silent
+			 * agent from a broken path. */
+			if (dc->st.decode_errors > 0)
+				fail(dc, E_TIMEOUT, "the handshake did not complete within %" PRIu32
+				    " ms: %" PRIu64 " frames from the service were not valid "
+				    "AgentMessages", dc->hs_timeout_ms, dc->st.decode_errors);
+			else if (dc->st.frames_in == 0)
+				fail(dc, E_TIMEOUT, "the handshake did not complete within %" PRIu32
+				    " ms: the agent sent nothing", dc->hs_timeout_ms);
+			else
+				fail(dc, E_TIMEOUT, "the handshake did not complete within %"
+				    PRIu32 " ms", dc->hs_timeout_ms);
 			LEAVE(dc, DC_NO_DEADLINE);
 		}
 		next = t;
@@ -1133,11 +1202,11 @@ dc_tick(struct dc *dc, uint64_t now)
 	/* Only the oldest message is timed, as both official peers do. */
 	if (!dc->paused && dc->out_count > 0) {
 		struct out_slot *s = &dc->out[dc->out_head];
-		uint64_t due = s->last_sent + rto_ms(dc);
+		uint64_t due = s->last_sent + head_rto_ms(dc, s);
 
 		if (s->tx == 0 || now >= due) {
 			transmit(dc, s, now);
-			due = now + rto_ms(dc);
+			due = now + head_rto_ms(dc, s);
 		}
 		if (due < next)
 			next = due;

@@ -37,6 +37,7 @@ struct ini_key {
 	struct ini_sub *subs;
 	size_t nsubs;
 	size_t line;
+	size_t bad_line; /* [DEFAULT] only: a nested line without '=' */
 };
 
 struct ini_sect {
@@ -67,8 +68,6 @@ struct parser {
 	size_t nvl, capvl;
 	size_t stop_line;  /* line of the error that stopped the parse */
 	struct err stop;
-	size_t deferred_line; /* a bad nested block in [DEFAULT] ... */
-	struct err deferred;  /* ... only counts once a section inherits it */
 };
 
 /* Python's str.strip() set, restricted to ASCII (line ends never reach it). */
@@ -151,24 +150,23 @@ wipe_free(char *s)
 	free(s);
 }
 
-/* Grows *arr (elements of size sz) so that one more fits; 0 or E_NOMEM. */
-static int
-grow(void **arr, size_t *cap, size_t n, size_t sz)
+/*
+ * Returns arr (n elements of size sz, room for *cap) with room for one
+ * more, possibly moved; NULL when out of memory (arr is left as it was).
+ */
+static void *
+grow(void *arr, size_t *cap, size_t n, size_t sz)
 {
 	size_t ncap;
 	void *p;
 
 	if (n < *cap)
-		return 0;
+		return arr;
 	ncap = *cap ? *cap * 2 : 8;
-	if (ncap > SIZE_MAX / sz)
-		return E_NOMEM;
-	p = realloc(*arr, ncap * sz);
-	if (p == NULL)
-		return E_NOMEM;
-	*arr = p;
+	if (ncap > SIZE_MAX / sz || (p = realloc(arr, ncap * sz)) == NULL)
+		return NULL;
 	*cap = ncap;
-	return 0;
+	return p;
 }
 
 static void
@@ -203,6 +201,7 @@ ini_free(struct ini *ini)
 
 static int
 fail(struct parser *p, size_t line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static const struct ini_key *find_key(const struct ini_sect *s, const char *key);
 
 /* Records the error that stops the parse; returns E_CONFIG. */
 static int
@@ -231,13 +230,19 @@ cur_sect(struct parser *p)
 static int
 note_line(struct parser *p, size_t line)
 {
-	if (grow((void **)&p->vlines, &p->capvl, p->nvl, sizeof(*p->vlines)) != 0)
+	size_t *v = grow(p->vlines, &p->capvl, p->nvl, sizeof(*v));
+
+	if (v == NULL)
 		return E_NOMEM;
+	p->vlines = v;
 	p->vlines[p->nvl++] = line;
 	return 0;
 }
 
-/* Adds or (botocore's dict) replaces a nested entry; 0 or E_NOMEM. */
+/*
+ * Adds or (botocore's dict) replaces a nested entry; 0, E_NOMEM, or E_FULL
+ * when a new key would pass INI_MAX_SUBS (which keeps this scan cheap).
+ */
 static int
 add_sub(struct ini_key *k, const char *key, size_t klen, const char *val, size_t vlen)
 {
@@ -252,6 +257,10 @@ add_sub(struct ini_key *k, const char *key, size_t klen, const char *val, size_t
 			k->subs[i].value = v;
 			return 0;
 		}
+	}
+	if (k->nsubs == INI_MAX_SUBS) {
+		wipe_free(v);
+		return E_FULL;
 	}
 	subs = realloc(k->subs, (k->nsubs + 1) * sizeof(*subs));
 	if (subs == NULL) {
@@ -289,6 +298,11 @@ parse_nested(struct parser *p, struct ini_key *k, const char *v, size_t n)
 			char nm[NAME_SHOWN + 4];
 
 			eq = memchr(piece, '=', plen);
+			if (eq == NULL && p->sect == SECT_DEFAULT) {
+				/* Counts only if a section inherits k: see inherited_errors. */
+				k->bad_line = line;
+				return 0;
+			}
 			if (eq == NULL)
 				return fail(p, line, "line in the nested block of '%s' has no '='",
 					    shown(k->name, nm));
@@ -297,7 +311,11 @@ parse_nested(struct parser *p, struct ini_key *k, const char *v, size_t n)
 
 			trim(&sk, &sklen);
 			trim(&sv, &svlen);
-			if ((r = add_sub(k, sk, sklen, sv, svlen)) != 0)
+			r = add_sub(k, sk, sklen, sv, svlen);
+			if (r == E_FULL)
+				return fail(p, line, "more than %d entries in the nested block of '%s'",
+					    INI_MAX_SUBS, shown(k->name, nm));
+			if (r != 0)
 				return r;
 		}
 		if (i < n && v[i] == '\n')
@@ -325,19 +343,9 @@ close_key(struct parser *p)
 	v = (const char *)buf_ptr(&p->val);
 	while (n > 0 && v[n - 1] == '\n')
 		n--;
-	if (n > 0 && v[0] == '\n') {
+	if (n > 0 && v[0] == '\n')
 		r = parse_nested(p, k, v, n);
-		if (r == E_CONFIG && p->sect == SECT_DEFAULT) {
-			/* botocore parses nested blocks per section, never for [DEFAULT] alone. */
-			if (p->deferred.code == 0) {
-				p->deferred = p->stop;
-				p->deferred_line = p->stop_line;
-			}
-			err_clear(&p->stop);
-			p->stop_line = 0;
-			r = 0;
-		}
-	} else
+	else
 		r = (k->value = dup_n(v, n)) == NULL ? E_NOMEM : 0;
 	/* Only the bytes written: the buffer is as large as the whole text. */
 	if (p->val.end > 0)
@@ -374,10 +382,11 @@ header_line(struct parser *p, const char *t, size_t n, size_t line)
 	}
 	if ((name = dup_n(t + 1, (size_t)(close - t - 1))) == NULL)
 		return E_NOMEM;
-	if (grow((void **)&p->ini->sects, &p->ini->cap, p->ini->nsects, sizeof(*s)) != 0) {
+	if ((s = grow(p->ini->sects, &p->ini->cap, p->ini->nsects, sizeof(*s))) == NULL) {
 		free(name);
 		return E_NOMEM;
 	}
+	p->ini->sects = s;
 	s = &p->ini->sects[p->ini->nsects];
 	memset(s, 0, sizeof(*s));
 	s->name = name;
@@ -409,8 +418,9 @@ key_line(struct parser *p, const char *t, size_t n, size_t line)
 		return fail(p, line, "empty key name");
 	if ((r = close_key(p)) != 0)
 		return r;
-	if (grow((void **)&s->keys, &s->cap, s->nkeys, sizeof(*k)) != 0)
+	if ((k = grow(s->keys, &s->cap, s->nkeys, sizeof(*k))) == NULL)
 		return E_NOMEM;
+	s->keys = k;
 	k = &s->keys[s->nkeys];
 	memset(k, 0, sizeof(*k));
 	if ((k->name = dup_n(key, klen)) == NULL)
@@ -494,6 +504,37 @@ check_bytes(struct parser *p, const char *text, size_t len)
 		i += (size_t)n;
 	}
 	return 0;
+}
+
+/*
+ * A malformed nested block in [DEFAULT] is an error only where a section
+ * inherits it: botocore splits blocks per section, after configparser
+ * merged in the defaults. The earliest such line wins over a later stop.
+ */
+static void
+inherited_errors(struct parser *p)
+{
+	const struct ini *ini = p->ini;
+	const struct ini_key *worst = NULL;
+
+	for (size_t i = 0; i < ini->defaults.nkeys; i++) {
+		const struct ini_key *k = &ini->defaults.keys[i];
+
+		if (k->bad_line == 0 || (worst != NULL && worst->bad_line <= k->bad_line))
+			continue;
+		for (size_t j = 0; j < ini->nsects; j++) {
+			if (find_key(&ini->sects[j], k->name) == NULL) {
+				worst = k;
+				break;
+			}
+		}
+	}
+	if (worst != NULL && (p->stop.code == 0 || worst->bad_line < p->stop_line)) {
+		char nm[NAME_SHOWN + 4];
+
+		fail(p, worst->bad_line, "line in the nested block of '%s' has no '='",
+		     shown(worst->name, nm));
+	}
 }
 
 struct dup_ent {
@@ -621,12 +662,8 @@ ini_parse(struct ini **out, const char *text, size_t len, const char *name_for_e
 	}
 	if (r == 0)
 		r = close_key(&p);
-	if ((r == 0 || r == E_CONFIG) && p.deferred.code != 0 && p.ini->nsects > 0 &&
-	    (r == 0 || p.deferred_line < p.stop_line)) {
-		p.stop = p.deferred;
-		p.stop_line = p.deferred_line;
-		r = E_CONFIG;
-	}
+	if (r == 0 || r == E_CONFIG)
+		inherited_errors(&p);
 	if (r == 0 || r == E_CONFIG)
 		r = find_dups(&p) != 0 ? E_NOMEM : p.stop.code;
 	if (p.val.cap > 0)

@@ -26,7 +26,9 @@
  *    "name:line: reason", the first problem in line order) for a key
  *    before any section, a line without '=' or ':', an empty key, a
  *    repeated section or a repeated key within a section, a nested line
- *    without '=', a NUL byte, or bytes that are not UTF-8.
+ *    without '=' (in [DEFAULT]: only when a section inherits it), a NUL
+ *    byte, or bytes that are not UTF-8. Also refused here, beyond the CLI:
+ *    more than INI_MAX_SUBS entries in one nested block.
  *
  * Line ends may be "\n", "\r\n" or "\r"; a missing final newline is fine.
  * One deliberate difference: a leading UTF-8 byte order mark is skipped
@@ -41,6 +43,7 @@
 #include "err.h"
 
 #define INI_MAX_FILE ((size_t)16 * 1024 * 1024) /* larger files are refused */
+#define INI_MAX_SUBS 1024 /* entries in one nested sub-section (real ones hold a few) */
 
 struct ini;
 

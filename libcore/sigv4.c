@@ -174,9 +174,10 @@ canon_component(const char *p, size_t n)
 	sb_init(&d);
 	sb_pct_decode(&d, p, n);
 	sb_init(&o);
-	if (d.r == 0)
+	/* An empty component never allocated: buf_ptr would be NULL + 0. */
+	if (d.r == 0 && buf_len(&d.b) > 0)
 		sb_uri_encode(&o, (const char *)buf_ptr(&d.b), buf_len(&d.b), 0);
-	else
+	else if (d.r != 0)
 		o.r = d.r;
 	buf_free(&d.b);
 	return sb_finish(&o);

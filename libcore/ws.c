@@ -22,6 +22,18 @@
 #define WS_MAX_HEAD (16 * 1024)   /* the 101 answer's head */
 #define WS_MAX_HEADERS 64
 #define WS_SNIPPET 200            /* body bytes quoted from a refusal */
+/* Outgoing frames collect here and leave in few large TLS writes: one
+ * write per frame header and per 1 KiB payload would cost a TLS record
+ * and a system call each. Past WS_OUT_FLUSH bytes send_cb writes out
+ * before taking more, so the buffer stays under WS_OUT_MAX. */
+#define WS_OUT_FLUSH (64 * 1024)
+#define WS_OUT_MAX (WS_OUT_FLUSH + 64 * 1024)
+/* Decrypted input is read in large pieces and handed to wslay from here
+ * (wslay asks for at most 4 KiB per call). */
+#define WS_IN_CHUNK (64 * 1024)
+/* Mask keys come from a pool refilled at once: RAND_bytes per frame costs
+ * a system call (OpenSSL's fork check). */
+#define WS_MASK_POOL 1024
 
 struct ws {
 	CURL *curl;
@@ -30,6 +42,10 @@ struct ws {
 	struct ws_opts o;
 	struct buf pre;   /* bytes that followed the 101 head, fed to wslay first */
 	struct buf msg;   /* the message being reassembled (storage reused) */
+	struct buf out;   /* framed bytes waiting for the socket */
+	struct buf in;    /* bytes read from the socket, not yet given to wslay */
+	uint8_t mask[WS_MASK_POOL]; /* random bytes for frame masks */
+	size_t mask_off;            /* used bytes of mask */
 	int msg_op;       /* its opcode */
 	int frame_ctrl;   /* the frame being received is a control frame */
 	int frame_fin;
@@ -440,9 +456,29 @@ recv_cb(wslay_event_context_ptr ctx, uint8_t *data, size_t len, int flags, void 
 		w->st.bytes_in += n;
 		return (ssize_t)n;
 	}
-	c = curl_easy_recv(w->curl, data, len, &n);
-	if (c == CURLE_OK && n > 0) {
-		w->st.bytes_in += n;
+	if (buf_len(&w->in) == 0) {
+		uint8_t *p;
+
+		buf_reset(&w->in);
+		if (buf_reserve(&w->in, WS_IN_CHUNK, &p) != 0) {
+			/* No memory for the big buffer: read into wslay's. */
+			c = curl_easy_recv(w->curl, data, len, &n);
+			if (c == CURLE_OK && n > 0) {
+				w->st.bytes_in += n;
+				return (ssize_t)n;
+			}
+		} else {
+			c = curl_easy_recv(w->curl, p, WS_IN_CHUNK, &n);
+			buf_truncate(&w->in, c == CURLE_OK ? n : 0);
+			if (c == CURLE_OK)
+				w->st.bytes_in += n;
+		}
+	} else {
+		c = CURLE_OK;
+	}
+	if (buf_len(&w->in) > 0) {
+		n = len < buf_len(&w->in) ? len : buf_len(&w->in);
+		buf_get(&w->in, data, n);
 		return (ssize_t)n;
 	}
 	if (c == CURLE_AGAIN) {
@@ -459,40 +495,80 @@ recv_cb(wslay_event_context_ptr ctx, uint8_t *data, size_t len, int flags, void 
 	return -1;
 }
 
+/* Writes w->out to the connection until it is empty or the socket would
+ * block; 0, or -1 after a failure (w->net_err, w->net_msg set). */
+static int
+flush_out(struct ws *w)
+{
+	while (buf_len(&w->out) > 0 && !w->net_err) {
+		size_t n = 0;
+		CURLcode c = curl_easy_send(w->curl, buf_ptr(&w->out), buf_len(&w->out), &n);
+
+		if (c == CURLE_OK && n > 0) {
+			w->st.bytes_out += n;
+			buf_consume(&w->out, n);
+		} else if (c == CURLE_OK || c == CURLE_AGAIN) {
+			return 0;
+		} else {
+			w->net_err = 1;
+			snprintf(w->net_msg, sizeof(w->net_msg), "send: %s", curl_msg(w, c));
+			return -1;
+		}
+	}
+	if (buf_len(&w->out) == 0)
+		buf_reset(&w->out); /* start again at the front of the storage */
+	return w->net_err ? -1 : 0;
+}
+
 /*
  * Every byte we send goes through here, one call per frame header and
- * per payload chunk (WSLAY_MSG_MORE in flags marks a header with payload
- * to follow): the place to add batching of many frames per TLS write.
+ * per payload chunk: it only appends to w->out; flush_out() writes the
+ * batch when the caller's loop finds the socket writable (ws_want_write)
+ * or when the batch is large.
  */
 static ssize_t
 send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags, void *arg)
 {
 	struct ws *w = arg;
-	size_t n = 0;
-	CURLcode c;
+	size_t room;
 
 	(void)flags;
-	c = curl_easy_send(w->curl, data, len, &n);
-	if (c == CURLE_OK && n > 0) {
-		w->st.bytes_out += n;
-		return (ssize_t)n;
+	if (buf_len(&w->out) >= WS_OUT_FLUSH && flush_out(w) != 0) {
+		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+		return -1;
 	}
-	if (c == CURLE_OK || c == CURLE_AGAIN) {
+	room = WS_OUT_MAX - buf_len(&w->out);
+	if (room == 0) {
 		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
 		return -1;
 	}
-	w->net_err = 1;
-	snprintf(w->net_msg, sizeof(w->net_msg), "send: %s", curl_msg(w, c));
-	wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
-	return -1;
+	if (len > room)
+		len = room;
+	if (buf_put(&w->out, data, len) != 0) {
+		w->net_err = 1;
+		snprintf(w->net_msg, sizeof(w->net_msg), "send: out of memory");
+		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+		return -1;
+	}
+	return (ssize_t)len;
 }
 
 static int
 genmask_cb(wslay_event_context_ptr ctx, uint8_t *data, size_t len, void *arg)
 {
+	struct ws *w = arg;
+
 	(void)ctx;
-	(void)arg;
-	return RAND_bytes(data, (int)len) == 1 ? 0 : -1;
+	if (len > sizeof(w->mask))
+		return RAND_bytes(data, (int)len) == 1 ? 0 : -1;
+	if (w->mask_off + len > sizeof(w->mask)) {
+		if (RAND_bytes(w->mask, (int)sizeof(w->mask)) != 1)
+			return -1;
+		w->mask_off = 0;
+	}
+	memcpy(data, w->mask + w->mask_off, len);
+	w->mask_off += len;
+	return 0;
 }
 
 /* Data frames are reassembled here into w->msg (no per-frame allocation);
@@ -605,10 +681,19 @@ ws_connect(struct ws **out, const char *url, const struct ws_opts *opts, struct 
 	w->fd = -1;
 	buf_init(&w->pre, WS_MAX_HEAD + 4096);
 	buf_init(&w->msg, w->o.max_msg);
+	buf_init(&w->out, WS_OUT_MAX);
+	w->mask_off = sizeof(w->mask); /* empty: filled on first use */
+	buf_init(&w->in, WS_IN_CHUNK);
 	/* The query can be long and is not needed to follow progress. */
 	log_verbose(w->o.lg, "websocket: connecting to %s://%s%s%s%s", t.tls ? "wss" : "ws",
 		    t.host, t.port ? ":" : "", t.port ? t.port : "", t.path);
-	log_debug(w->o.lg, "websocket: query %s", t.query ? t.query : "(none)");
+	{
+		/* A presigned query (EC2 Instance Connect) carries a signature and
+		 * maybe a session token: only the part before them is logged. */
+		const char *q = t.query ? t.query : "(none)", *amz = strstr(q, "X-Amz-");
+		log_debug(w->o.lg, "websocket: query %.*s%s", (int)(amz ? (size_t)(amz - q) : strlen(q)),
+			  q, amz ? "X-Amz-... (signature elided)" : "");
+	}
 
 	w->curl = curl_easy_init();
 	if (w->curl == NULL) {
@@ -644,8 +729,12 @@ ws_connect(struct ws **out, const char *url, const struct ws_opts *opts, struct 
 	/* wslay masks payload into a stack buffer, so a write retried after
 	 * CURLE_AGAIN carries the same bytes from another address. */
 	if (t.tls && curl_easy_getinfo(w->curl, CURLINFO_TLS_SSL_PTR, &tls) == CURLE_OK &&
-	    tls != NULL && tls->backend == CURLSSLBACKEND_OPENSSL && tls->internals != NULL)
+	    tls != NULL && tls->backend == CURLSSLBACKEND_OPENSSL && tls->internals != NULL) {
 		SSL_set_mode((SSL *)tls->internals, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+		/* Fewer reads: whole runs of records per system call. Safe because
+		 * ws_on_readable always reads until the connection has no more. */
+		SSL_set_read_ahead((SSL *)tls->internals, 1);
+	}
 
 	rc = upgrade(w, &t, loop_now_ms() + (uint64_t)w->o.handshake_timeout_ms, e);
 	if (rc != 0)
@@ -678,6 +767,8 @@ ws_free(struct ws *w)
 		curl_easy_cleanup(w->curl);
 	buf_free(&w->pre);
 	buf_free(&w->msg);
+	buf_free(&w->out);
+	buf_free(&w->in);
 	free(w);
 }
 
@@ -697,7 +788,8 @@ ws_want_read(const struct ws *w)
 int
 ws_want_write(const struct ws *w)
 {
-	return w->ctx != NULL && !w->net_err && wslay_event_want_write(w->ctx);
+	return w->ctx != NULL && !w->net_err &&
+	       (buf_len(&w->out) > 0 || wslay_event_want_write(w->ctx));
 }
 
 /* Sends what can go out now (close replies, pongs) without reporting. */
@@ -706,6 +798,8 @@ flush_quiet(struct ws *w)
 {
 	if (!w->net_err && wslay_event_want_write(w->ctx))
 		wslay_event_send(w->ctx);
+	if (!w->net_err)
+		flush_out(w);
 }
 
 int
@@ -738,8 +832,9 @@ ws_on_readable(struct ws *w, struct err *e)
 	if (!wslay_event_want_read(w->ctx) && !w->closing) {
 		/* wslay refused a frame and queued a close with the reason. */
 		flush_quiet(w);
-		return err_set(e, E_PROTO, "websocket: the server broke the protocol (close %u)",
-			       (unsigned)wslay_event_get_status_code_sent(w->ctx));
+		unsigned sc = wslay_event_get_status_code_sent(w->ctx);
+		return err_set(e, E_PROTO, "websocket: the server broke the protocol (%s, close %u)",
+			       sc == 1007 ? "a text frame that is not UTF-8" : "a malformed frame", sc);
 	}
 	return 0;
 }
@@ -749,11 +844,14 @@ ws_on_writable(struct ws *w, struct err *e)
 {
 	if (w->ctx == NULL)
 		return err_set(e, E_INVAL, "websocket: not connected");
-	if (wslay_event_send(w->ctx) != 0) {
+	/* Older bytes first, then frame what is queued, then write that too. */
+	if (flush_out(w) != 0 || wslay_event_send(w->ctx) != 0 || flush_out(w) != 0) {
 		if (w->net_err)
 			return err_set(e, E_NET, "websocket: %s", w->net_msg);
 		return err_set(e, E_NET, "websocket: send failed");
 	}
+	if (buf_len(&w->out) > 0)
+		return 0; /* the close frame may still be in w->out */
 	if (wslay_event_get_close_sent(w->ctx) && wslay_event_get_close_received(w->ctx))
 		return err_set(e, E_CLOSED, "websocket: connection closed");
 	return 0;
@@ -806,7 +904,7 @@ ws_send_text(struct ws *w, const void *data, size_t len, struct err *e)
 size_t
 ws_pending_out_bytes(const struct ws *w)
 {
-	return w->ctx != NULL ? wslay_event_get_queued_msg_length(w->ctx) : 0;
+	return w->ctx != NULL ? wslay_event_get_queued_msg_length(w->ctx) + buf_len(&w->out) : 0;
 }
 
 int

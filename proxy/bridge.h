@@ -13,6 +13,9 @@
 
 struct awsapi;
 
+#define BRIDGE_RESUME_DEFAULT_MS (180 * 1000)
+#define BRIDGE_KEEPALIVE_DEFAULT_MS (20 * 1000)
+
 struct bridge_opts {
 	const char *session_id;
 	const char *stream_url;
@@ -21,14 +24,21 @@ struct bridge_opts {
 	size_t window;              /* unacked messages in flight; 0: default */
 	int connect_timeout_ms;     /* TCP + TLS + upgrade, each */
 	int signal_fd;              /* readable when SIGHUP/SIGINT/SIGTERM came; -1: none */
-	struct awsapi *api;         /* for TerminateSession at the end */
+	struct awsapi *api;         /* ResumeSession, and TerminateSession at the end */
+	int resume_timeout_ms;      /* keep resuming a lost data channel this long;
+	                               0: BRIDGE_RESUME_DEFAULT_MS, <0: never resume */
+	int keepalive_ms;           /* silence before a ping; twice this without any
+	                               frame means a dead path; 0: BRIDGE_KEEPALIVE_DEFAULT_MS */
 	const struct logger *log;
 };
 
 /*
- * Runs the session until it ends. Returns 0 when it ended normally
- * (channel_closed, remote EOF, stdin EOF with everything delivered, or a
- * termination signal), or E_* with a one-line reason in e.
+ * Runs the session until it ends. A websocket that fails without
+ * channel_closed (error, close frame, dead path) is resumed: ResumeSession,
+ * a new connection, and what is unacked sent again; the session goes on.
+ * Returns 0 when it ended normally (channel_closed, remote EOF, stdin EOF
+ * with everything delivered, or a termination signal), or E_* with a
+ * one-line reason in e.
  */
 int bridge_run(const struct bridge_opts *o, struct err *e);
 

@@ -44,6 +44,8 @@ e2e_setup() {
   # Keep the user's own AWS and ssh configuration out of the tests.
   export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
   unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL HTTPS_PROXY https_proxy
+  # The credential chain ends with instance metadata (169.254.169.254): stay on loopback.
+  export AWS_EC2_METADATA_DISABLED=true
   export AWS_ACCESS_KEY_ID=AKIDFAKEREGION
   export AWS_SECRET_ACCESS_KEY=fakeregion/secret/key/for/tests/only0000
   export AWS_REGION=us-east-1

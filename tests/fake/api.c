@@ -1,5 +1,8 @@
 /* api.c: the fake region's AWS API endpoint (routing, SigV4, SSM JSON 1.1). */
 #include "api.h"
+#include "fakecreds.h"
+#include "fakeeic.h"
+#include "inventory.h"
 #include "session.h"
 #include "sigv4.h"
 #include "state.h"
@@ -29,13 +32,13 @@ struct api_call {
 	int replied;
 	int write_rc;      /* result of writing the response */
 	struct err *e;
+	char region[64];   /* the region the request is signed for (inventory regions too) */
 };
-
-typedef void (*api_route_fn)(struct api_call *call);
 
 /*
  * One row per service endpoint. A request matches when method and path are
- * equal and, if header is set, that header starts with prefix.
+ * equal, if header is set, that header starts with prefix, and if accept
+ * is set, it says yes (e.g. to pick a Query protocol Action).
  */
 struct api_route {
 	const char *method;
@@ -44,6 +47,7 @@ struct api_route {
 	const char *prefix;
 	const char *service;   /* SigV4 service name; NULL: not signed */
 	api_route_fn fn;
+	int (*accept)(const struct region *r, const struct wss_request *req);
 };
 
 /* JSON 1.1 operations of one service; out is the answer body on success. */
@@ -55,15 +59,33 @@ struct json_op {
 static void ssm_json(struct api_call *call);
 
 static const struct api_route routes[] = {
-	{ "POST", "/", "X-Amz-Target", "AmazonSSM.", "ssm", ssm_json },
+	/* EC2 Instance Connect (fakeeic.h); its Query rows come before any generic EC2 row. */
+	FAKEEIC_ROUTES,
+	FAKECREDS_ROUTES, /* STS, SSO portal, IMDS, ECS (fakecreds.h) */
+	{ "POST", "/", "X-Amz-Target", "AmazonSSM.", "ssm", ssm_json, NULL },
+	/* EC2 Query (DescribeInstances) over the --inventory (inventory.h). */
+	{ "POST", "/", "Content-Type", "application/x-www-form-urlencoded", "ec2",
+	  inventory_ec2_route, NULL },
 };
 
 /* ---- responses ---- */
 
+static void reply_ct(struct api_call *call, int status, const char *ctype, const char *detail,
+		     const char *body);
+
 static void
 reply(struct api_call *call, int status, const char *detail, const char *body)
 {
-	char hdr[128], rid[UUID_STR_LEN + 1];
+	reply_ct(call, status, JSON11_TYPE, detail, body);
+}
+
+static void
+reply_ct(struct api_call *call, int status, const char *ctype, const char *detail,
+	 const char *body)
+{
+	char hdr[192], rid[UUID_STR_LEN + 1], date[64];
+	time_t now = time(NULL) + call->r->clock_skew;
+	struct tm tm;
 	uint8_t id[16];
 	const char *reason = status == 200 ? "OK" : status == 429 ? "Too Many Requests"
 		: status == 404 ? "Not Found" : status == 500 ? "Internal Server Error" : "Bad Request";
@@ -74,10 +96,14 @@ reply(struct api_call *call, int status, const char *detail, const char *body)
 	if (uuid_v4(id) < 0)
 		memset(id, 0x11, sizeof(id));
 	uuid_format(id, rid);
-	snprintf(hdr, sizeof(hdr), "x-amzn-RequestId: %s\r\n", rid);
+	/* Date follows the (possibly --clock-skew'ed) server clock, as clients
+	 * correct their signing time from it. */
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	snprintf(hdr, sizeof(hdr), "x-amzn-RequestId: %s\r\nDate: %s\r\n", rid, date);
 	state_append(call->r->state_dir, "api.log", "%s %d %s", call->op, status, detail);
 	log_verbose(call->r->lg, "api: %s %d %s", call->op, status, detail);
-	call->write_rc = wss_write_response(call->c, status, reason, JSON11_TYPE, hdr, body,
+	call->write_rc = wss_write_response(call->c, status, reason, ctype, hdr, body,
 					    strlen(body), call->keep_alive, call->e);
 }
 
@@ -140,7 +166,8 @@ check_signature(struct api_call *call, const char *service)
 	struct err e;
 	const char *auth = wss_header(req, "Authorization");
 	const char *date = wss_header(req, "X-Amz-Date");
-	time_t now = time(NULL), t;
+	time_t now = time(NULL) + call->r->clock_skew, t;
+	char ak[128], sk[256];
 	int rc;
 
 	err_clear(&e);
@@ -156,7 +183,14 @@ check_signature(struct api_call *call, const char *service)
 			    "'SignedHeaders' parameters (%s)", e.msg);
 		return 1;
 	}
-	rc = strcmp(a.access_key, call->r->access_key) != 0;
+	/* --access-key, or a key one of the credential services issued. */
+	snprintf(ak, sizeof(ak), "%s", a.access_key);
+	rc = fakecreds_secret(call->r, ak, sk, sizeof(sk)) != 0;
+	/* One server answers for --region and every region of the inventory:
+	 * the credential scope picks which, and the signature must match it. */
+	snprintf(call->region, sizeof(call->region), "%s",
+		 a.region != NULL && inventory_has_region(call->r->inv, a.region) ? a.region
+										   : call->r->region);
 	sigv4_auth_free(&a);
 	if (rc) {
 		reply_error(call, 400, "UnrecognizedClientException", "message",
@@ -189,8 +223,7 @@ check_signature(struct api_call *call, const char *service)
 	sr.nheaders = req->nheaders;
 	sr.body = req->body;
 	sr.body_len = req->body_len;
-	rc = sigv4_verify(&sr, call->r->access_key, call->r->secret_key, call->r->region,
-			  service, now, &e);
+	rc = sigv4_verify(&sr, ak, sk, call->region, service, now, &e);
 	if (rc == E_NOMEM) {
 		reply_error(call, 500, "InternalServerError", "message", "out of memory");
 		return 1;
@@ -200,6 +233,8 @@ check_signature(struct api_call *call, const char *service)
 		reply_error(call, 400, "InvalidSignatureException", "message", "%s", SIG_MISMATCH_MSG);
 		return 1;
 	}
+	if (strcmp(ak, call->r->access_key) != 0) /* tests check which provider signed */
+		state_append(call->r->state_dir, "api.log", "SignedBy %s %s", ak, call->op);
 	return 0;
 }
 
@@ -290,7 +325,8 @@ int
 api_stream_url(const struct region *r, const char *id, char *out, size_t size)
 {
 	int n = snprintf(out, size, "%s://127.0.0.1:%u/v1/data-channel/%s?role=publish_subscribe",
-			 r->plain ? "ws" : "wss", (unsigned)r->port, id);
+			 r->plain ? "ws" : "wss",
+			 (unsigned)(r->f.public_port ? r->f.public_port : r->port), id);
 
 	return n < 0 || (size_t)n >= size ? E_RANGE : 0;
 }
@@ -370,7 +406,7 @@ ssm_start_session(struct api_call *call, const cJSON *in)
 			    "Expected a string for 'Reason'");
 		return;
 	}
-	if (region_target_offline(r, target)) {
+	if (region_target_offline(r, target) || !inventory_reachable(r->inv, call->region, target)) {
 		reply_error(call, 400, "TargetNotConnected", "Message", "%s is not connected.",
 			    target);
 		return;
@@ -392,6 +428,7 @@ ssm_start_session(struct api_call *call, const cJSON *in)
 	}
 	state_stats_add(r->state_dir, "sessions_started", 1);
 	session_token(r, s.id, s.generation, token);
+	state_append(r->state_dir, "secrets", "%s", token); /* for the no-leak tests */
 	out = cJSON_CreateObject();
 	if (out == NULL || add_session_answer(r, out, s.id, token)) {
 		cJSON_Delete(out);
@@ -436,6 +473,10 @@ ssm_resume_session(struct api_call *call, const cJSON *in)
 
 	if ((id = session_id_arg(call, in)) == NULL)
 		return;
+	if (r->f.throttle_resume > 0 && state_budget_take(r->state_dir, "throttle-resume") == 1) {
+		reply_error(call, 400, "ThrottlingException", "message", "Rate exceeded");
+		return;
+	}
 	err_clear(&e);
 	lk = session_lock(r, id);
 	rc = lk < 0 ? lk : session_load(r, id, &s, &e);
@@ -463,6 +504,7 @@ ssm_resume_session(struct api_call *call, const cJSON *in)
 			return;
 		}
 		session_token(r, s.id, s.generation, token);
+		state_append(r->state_dir, "secrets", "%s", token);
 	}
 	state_stats_add(r->state_dir, "resumes", 1);
 	out = cJSON_CreateObject();
@@ -521,6 +563,7 @@ static const struct json_op ssm_ops[] = {
 	{ "StartSession", ssm_start_session },
 	{ "ResumeSession", ssm_resume_session },
 	{ "TerminateSession", ssm_terminate_session },
+	{ "DescribeInstanceInformation", inventory_ssm_op },
 };
 
 /* Runs a JSON 1.1 operation from ops on the request body. */
@@ -563,7 +606,7 @@ ssm_json(struct api_call *call)
 /* ---- routing ---- */
 
 static const struct api_route *
-find_route(const struct wss_request *req)
+find_route(const struct region *r, const struct wss_request *req)
 {
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		const struct api_route *rt = &routes[i];
@@ -575,6 +618,8 @@ find_route(const struct wss_request *req)
 			if (h == NULL || strncmp(h, rt->prefix, strlen(rt->prefix)) != 0)
 				continue;
 		}
+		if (rt->accept != NULL && !rt->accept(r, req))
+			continue;
 		return rt;
 	}
 	return NULL;
@@ -595,6 +640,14 @@ name_call(struct api_call *call, const struct api_route *rt)
 			n = sizeof(call->op) - 1;
 		memcpy(call->op, dot + 1, n);
 		call->op[n] = '\0';
+	} else if (rt != NULL && call->req->body != NULL &&
+		   strncmp((const char *)call->req->body, "Action=", 7) == 0) {
+		/* Query protocol: the Action names the call (before the signature check). */
+		n = strcspn((const char *)call->req->body + 7, "&");
+		if (n >= sizeof(call->op))
+			n = sizeof(call->op) - 1;
+		memcpy(call->op, call->req->body + 7, n);
+		call->op[n] = '\0';
 	}
 }
 
@@ -602,7 +655,7 @@ int
 api_handle(const struct region *r, struct wss_conn *c, const struct wss_request *req,
 	   struct err *e)
 {
-	const struct api_route *rt = find_route(req);
+	const struct api_route *rt = find_route(r, req);
 	struct api_call call;
 	const char *tok;
 
@@ -613,6 +666,13 @@ api_handle(const struct region *r, struct wss_conn *c, const struct wss_request 
 	call.keep_alive = req->keep_alive;
 	call.e = e;
 	name_call(&call, rt);
+	/* --api-down-after: the endpoint stops answering (connection closed). */
+	if (r->f.api_down_after > 0 && state_budget_take(r->state_dir, "api-up") != 1 &&
+	    (r->f.api_down_count == 0 || state_budget_take(r->state_dir, "api-down") == 1)) {
+		state_append(r->state_dir, "api.log", "%s - fault: endpoint down", call.op);
+		state_stats_add(r->state_dir, "fault_api_down", 1);
+		return err_set(e, E_CLOSED, "fault: endpoint down");
+	}
 	if (rt == NULL) {
 		if (strcmp(req->method, "POST") == 0 && strcmp(req->path, "/") == 0)
 			reply_error(&call, 400, "com.amazon.coral.service#UnknownOperationException",
@@ -632,8 +692,90 @@ api_handle(const struct region *r, struct wss_conn *c, const struct wss_request 
 			    "Rate exceeded");
 		return call.write_rc;
 	}
+	if (hostile_api(r, &call)) /* --hostile answers (hostile.h) */
+		return call.write_rc;
 	rt->fn(&call);
 	if (!call.replied)
 		reply_error(&call, 500, "InternalServerError", "message", "no answer");
 	return call.write_rc;
+}
+
+/* ---- for services in other files (api.h) ---- */
+
+const struct region *
+api_call_region(const struct api_call *call)
+{
+	return call->r;
+}
+
+const char *
+api_call_sign_region(const struct api_call *call)
+{
+	return call->region[0] ? call->region : call->r->region;
+}
+
+const struct wss_request *
+api_call_request(const struct api_call *call)
+{
+	return call->req;
+}
+
+const char *
+api_call_op(const struct api_call *call)
+{
+	return call->op;
+}
+
+void
+api_call_set_op(struct api_call *call, const char *op)
+{
+	snprintf(call->op, sizeof(call->op), "%s", op);
+}
+
+void
+api_reply_body(struct api_call *call, int status, const char *content_type, const char *detail,
+	       const char *body)
+{
+	reply_ct(call, status, content_type, detail, body);
+}
+
+void
+api_reply_json(struct api_call *call, cJSON *j, const char *detail)
+{
+	reply_json(call, j, detail);
+}
+
+void
+api_reply_error(struct api_call *call, int status, const char *type, const char *msgkey,
+		const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	reply_error(call, status, type, msgkey, "%s", msg);
+}
+
+cJSON *
+api_json_body(struct api_call *call)
+{
+	const char *ct = wss_header(call->req, "Content-Type");
+	cJSON *in;
+
+	if (ct == NULL || strncasecmp(ct, JSON11_TYPE, strlen(JSON11_TYPE)) != 0) {
+		reply_error(call, 400, "com.amazon.coral.service#SerializationException", "Message",
+			    "Content-Type must be %s", JSON11_TYPE);
+		return NULL;
+	}
+	in = call->req->body ? cJSON_ParseWithLength((const char *)call->req->body,
+						     call->req->body_len) : NULL;
+	if (!cJSON_IsObject(in)) {
+		cJSON_Delete(in);
+		reply_error(call, 400, "com.amazon.coral.service#SerializationException", "Message",
+			    "The request body is not a JSON object.");
+		return NULL;
+	}
+	return in;
 }

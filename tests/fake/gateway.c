@@ -24,6 +24,7 @@
 
 #define CLOSE_WAIT_MS 2000 /* for the client's close reply */
 #define DROP_FLUSH_MS 1000 /* to send what the agent queued before it left */
+#define BLACKHOLE_MS 30000 /* --drop-mode blackhole: silence, then the RST */
 
 struct gw {
 	const struct region *r;
@@ -43,9 +44,11 @@ struct gw {
 	int drop;            /* cut the websocket now */
 	int drop_soon;       /* cut it once queued frames are out (agent gone) */
 	uint64_t drop_deadline;
+	uint64_t blackhole_until; /* nonzero: the path is silent until then */
 	int client_gone;
 	unsigned violations;
 	uint64_t frames_in, frames_out;
+	unsigned hostile_state; /* hostile_frame's memory */
 };
 
 int
@@ -150,6 +153,10 @@ agent_frame(struct gw *g, const uint8_t *data, size_t len)
 	if (len <= AGENTMSG_HEADER_SIZE) {
 		log_error(g->r->lg, "gateway %s: refusing to send a %zu-byte frame", g->id, len);
 		state_stats_add(g->r->state_dir, "gateway_refused_frames", 1);
+		return;
+	}
+	if (hostile_frame(g->r, g->c, data, len, &g->hostile_state)) {
+		g->frames_out++;
 		return;
 	}
 	err_clear(&e);
@@ -268,7 +275,8 @@ open_channel(struct gw *g)
 	err_clear(&e);
 	lk = session_lock(g->r, g->id);
 	rc = lk < 0 ? lk : session_load(g->r, g->id, &s, &e);
-	if (rc < 0 || !session_token_ok(g->r, &s, g->token)) {
+	if (rc < 0 || !session_token_ok(g->r, &s, g->token) ||
+	    hostile_on(g->r, HOSTILE_WRONG_TOKEN)) {
 		session_unlock(lk);
 		log_notice(g->r->lg, "gateway %s: OpenDataChannel refused: %s", g->id,
 			   rc < 0 ? "unknown session" : "invalid token");
@@ -372,6 +380,15 @@ relay(struct gw *g, struct err *e)
 		uint64_t now;
 		int n = 1;
 
+		if (g->blackhole_until != 0) {
+			/* A dead path: nothing read, written or answered (no pongs). */
+			if (loop_now_ms() >= g->blackhole_until) {
+				g->drop = 1;
+				break;
+			}
+			poll(NULL, 0, 100);
+			continue;
+		}
 		if (g->open_pending)
 			open_channel(g);
 		if (g->reject) {
@@ -428,8 +445,14 @@ relay(struct gw *g, struct err *e)
 			 * abruptly once what it sent before is out.
 			 */
 			if (lr < 0 && !g->closing && !g->close_pending) {
-				g->drop_soon = 1;
-				g->drop_deadline = loop_now_ms() + DROP_FLUSH_MS;
+				if (g->r->f.drop_mode == REGION_DROP_CLOSE1001) {
+					start_close(g, 1001, "going away");
+				} else if (g->r->f.drop_mode == REGION_DROP_BLACKHOLE) {
+					g->blackhole_until = loop_now_ms() + BLACKHOLE_MS;
+				} else {
+					g->drop_soon = 1;
+					g->drop_deadline = loop_now_ms() + DROP_FLUSH_MS;
+				}
 			}
 			if (lr < 0)
 				link_close(&g->link);
@@ -457,6 +480,11 @@ gateway_serve(const struct region *r, struct wss_conn *c, const struct wss_reque
 		link_close(&g.link);
 		if (g.violations)
 			state_append(r->state_dir, "violations", "%s %u", g.id, g.violations);
+		return 0;
+	}
+	if (hostile_upgrade(r, c)) { /* --hostile: no websocket at all */
+		wss_free(c);
+		link_close(&g.link);
 		return 0;
 	}
 	rc = wss_upgrade(c, &cb, 0, e);

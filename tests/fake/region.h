@@ -14,6 +14,7 @@
 #include <openssl/ssl.h>
 
 #include "err.h"
+#include "hostile.h"
 #include "log.h"
 
 #define REGION_DEFAULT_AK "AKIDFAKEREGION"
@@ -37,7 +38,24 @@ struct region_faults {
 	int refuse_target;         /* the target port refuses connections */
 	const char *offline[REGION_MAX_OFFLINE]; /* targets not connected */
 	size_t noffline;
+	struct hostile hostile;     /* --hostile modes (hostile.h) */
+	int drop_mode;             /* REGION_DROP_*: how --drop-after cuts */
+	int drop_input;            /* client input bytes count for --drop-after too */
+	uint64_t close_after;      /* channel_closed once this many stream bytes moved */
+	unsigned throttle_resume;  /* the first N ResumeSession calls are throttled */
+	unsigned api_down_after;   /* after N API calls the API stops answering ... */
+	unsigned api_down_count;   /* ... for this many calls (0: for good) */
+	uint16_t public_port;      /* port named in StreamUrl (a relay); 0: ours */
 };
+
+/* What a dropped websocket looks like to the client. */
+enum {
+	REGION_DROP_RST = 0,       /* TCP reset, no close frame */
+	REGION_DROP_CLOSE1001,     /* a close frame 1001 (going away) */
+	REGION_DROP_BLACKHOLE,     /* silence: no data, no pongs, TCP stays open */
+};
+
+struct inventory; /* inventory.h */
 
 struct region {
 	const char *state_dir;
@@ -54,7 +72,15 @@ struct region {
 	/* Random per server run: names this server's abstract unix sockets. */
 	char instance[17];
 	SSL_CTX *ssl;              /* NULL when plain */
+	const struct inventory *inv; /* --inventory: instances of several regions; may be NULL */
 	const struct logger *lg;
+	/* EC2 Instance Connect (fakeeic.h): --eic, --no-eic, --deny */
+	int eic;                   /* answer DescribeInstances with the EIC inventory */
+	const char *no_eic[REGION_MAX_OFFLINE]; /* instances without Instance Connect */
+	size_t nno_eic;
+	const char *deny[REGION_MAX_OFFLINE];   /* operations answered AccessDenied */
+	size_t ndeny;
+	long clock_skew;           /* --clock-skew: seconds added to the server's clock */
 };
 
 /* Returns nonzero if target was named with --offline. */

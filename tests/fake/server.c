@@ -1,6 +1,7 @@
 /* server.c: dispatch of one accepted connection. */
 #include "server.h"
 #include "api.h"
+#include "fakeeic.h"
 #include "gateway.h"
 #include "wss.h"
 
@@ -25,6 +26,8 @@ server_conn(const struct region *r, int fd, struct err *e)
 		log_debug(r->lg, "%s %s", req->method, req->path);
 		if (gateway_match(req))
 			return gateway_serve(r, c, req, e);
+		if (fakeeice_match(req))
+			return fakeeice_serve(r, c, req, e);
 		rc = api_handle(r, c, req, e);
 		if (rc < 0 || !req->keep_alive)
 			break;

@@ -37,9 +37,11 @@ add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
 }
 
 /* Builds a certificate for key with subject cn, signed by issuer_key (and
- * issuer's name, or self-signed when issuer is NULL); NULL on failure. */
+ * issuer's name, or self-signed when issuer is NULL), with subjectAltName
+ * san unless it is a CA; NULL on failure. */
 static X509 *
-make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key, int is_ca)
+make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key, int is_ca,
+	  const char *san)
 {
 	X509 *c = X509_new();
 	X509_NAME *name;
@@ -68,8 +70,7 @@ make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key, int
 		ok = ok && add_ext(c, issuer, NID_basic_constraints, "critical,CA:FALSE") == 0;
 		ok = ok && add_ext(c, issuer, NID_key_usage, "critical,digitalSignature") == 0;
 		ok = ok && add_ext(c, issuer, NID_ext_key_usage, "serverAuth") == 0;
-		ok = ok && add_ext(c, issuer, NID_subject_alt_name,
-				   "IP:127.0.0.1,DNS:localhost") == 0;
+		ok = ok && add_ext(c, issuer, NID_subject_alt_name, san) == 0;
 		ok = ok && add_ext(c, issuer, NID_subject_key_identifier, "hash") == 0;
 		ok = ok && add_ext(c, issuer, NID_authority_key_identifier, "keyid") == 0;
 	}
@@ -85,6 +86,12 @@ make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key, int
 int
 testca_new(struct testca **out, struct err *e)
 {
+	return testca_new_for(out, "IP:127.0.0.1,DNS:localhost", e);
+}
+
+int
+testca_new_for(struct testca **out, const char *san, struct err *e)
+{
 	struct testca *ca = calloc(1, sizeof(*ca));
 
 	*out = NULL;
@@ -96,9 +103,9 @@ testca_new(struct testca **out, struct err *e)
 		testca_free(ca);
 		return err_set(e, E_IO, "test ca: key generation failed");
 	}
-	ca->ca_cert = make_cert(ca->ca_key, "ssm-proxy test ca", NULL, ca->ca_key, 1);
+	ca->ca_cert = make_cert(ca->ca_key, "ssm-proxy test ca", NULL, ca->ca_key, 1, NULL);
 	if (ca->ca_cert != NULL)
-		ca->srv_cert = make_cert(ca->srv_key, "localhost", ca->ca_cert, ca->ca_key, 0);
+		ca->srv_cert = make_cert(ca->srv_key, "localhost", ca->ca_cert, ca->ca_key, 0, san);
 	if (ca->srv_cert == NULL) {
 		testca_free(ca);
 		ERR_clear_error();

@@ -18,6 +18,9 @@ struct testca;
 
 /* Generates a new CA and server certificate; returns 0 or E_NOMEM/E_IO. */
 int testca_new(struct testca **out, struct err *e);
+/* As testca_new, with the server certificate's subjectAltName san
+ * (OpenSSL syntax, e.g. "DNS:wrong-host.example"); returns 0 or E_*. */
+int testca_new_for(struct testca **out, const char *san, struct err *e);
 /* Writes the CA certificate (PEM) to path; returns 0 or E_IO. */
 int testca_write_ca_pem(const struct testca *ca, const char *path, struct err *e);
 /*
