@@ -382,7 +382,7 @@ describe(const struct resolve_opts *o, const char *f1, const char *v1, const cha
 		struct awsapi_param p[8];
 		size_t np = 0;
 		int fi = 1;
-		char names[3][24], values[3][24];
+		char names[3][32], values[3][32]; /* "Filter.N.Value.1" for any int N */
 		xmlDoc *doc = NULL;
 		xmlNode *root, *res, *inst;
 
@@ -525,10 +525,10 @@ pick(const struct resolve_opts *o, const struct resolve_host *h, struct cands *c
 		return 0;
 	}
 	searched(h, what, sizeof(what));
-	len = (size_t)snprintf(one, sizeof(one), "%zu running instances have %s in %s (profile %s)%s; "
-	                       "name one by id:", c->n, what, o->region, o->profile,
-	                       online > 1 ? ", several online" : ", none online");
-	err_set(e, E_INVAL, "%s", one);
+	/* err_set cuts an over-long message rather than overflowing. */
+	err_set(e, E_INVAL, "%zu running instances have %s in %s (profile %s)%s; name one by id:",
+	        c->n, what, o->region, o->profile,
+	        online > 1 ? ", several online" : ", none online");
 	for (size_t i = 0; i < c->n && i < LIST_IN_ERROR; i++) {
 		describe_cand(&c->v[i], one, sizeof(one));
 		len = strlen(e->msg);

@@ -136,7 +136,7 @@ fakeregion_path(char *out, size_t size)
 	assert_true(n > 0);
 	self[n] = '\0';
 	*strrchr(self, '/') = '\0';
-	snprintf(out, size, "%s/fakeregion", self);
+	assert_true(snprintf(out, size, "%s/fakeregion", self) < (int)size);
 }
 
 /* Starts fakeregion with extra arguments (NULL-terminated) and waits for DIR/port. */
