@@ -20,12 +20,21 @@ stalled() {
   fault_scp "$src" "$dst" &
   pid=$!
   e2e_track "$pid"
+  # The first stop comes once bytes arrive (a fast machine moves the file
+  # in a second or two), the others half a second after each resume.
+  for i in $(seq 1 200); do
+    [ -s "${dst#*:}" ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
   for i in 1 2 3; do
-    sleep 1
     ssh_pid=$(pgrep -n -f "^(/usr/bin/)?ssh .*$E2E_DIR/ssh_config" || true)
     [ -n "$ssh_pid" ] || break
-    kill -STOP "$ssh_pid"; sleep 5; kill -CONT "$ssh_pid"
+    kill -STOP "$ssh_pid" 2>/dev/null || break
+    sleep 5
+    kill -CONT "$ssh_pid" 2>/dev/null || true
     stops=$((stops + 1))
+    sleep 0.5
   done
   rc=0; wait "$pid" || rc=$?
   t1=$(e2e_now)

@@ -19,6 +19,7 @@
 #include "loop.h"
 
 #define WSS_IO_TIMEOUT_MS 10000 /* for writes that have no deadline of their own */
+#define WSS_CHUNK (64 * 1024)   /* socket reads, and output written once this large */
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 /* Results of one non-blocking read or write besides a byte count. */
@@ -36,6 +37,7 @@ struct wss_conn {
 	SSL *ssl;
 	const struct logger *lg;
 	struct buf in; /* read from the socket, not yet consumed */
+	struct buf out; /* websocket frames given to the socket, not yet written */
 	char io_msg[160];
 
 	/* the last request */
@@ -172,18 +174,15 @@ wait_io(struct wss_conn *c, long want, uint64_t deadline, struct err *e)
 	}
 }
 
-/* Writes all of data before deadline; 0, E_TIMEOUT or E_NET. */
+/* Writes all of b before deadline; 0, E_TIMEOUT or E_NET. */
 static int
-write_all(struct wss_conn *c, const void *data, size_t len, uint64_t deadline, struct err *e)
+drain(struct wss_conn *c, struct buf *b, uint64_t deadline, struct err *e)
 {
-	struct buf b;
-
-	buf_view(&b, data, len);
-	while (buf_len(&b) > 0) {
-		long r = conn_write(c, buf_ptr(&b), buf_len(&b));
+	while (buf_len(b) > 0) {
+		long r = conn_write(c, buf_ptr(b), buf_len(b));
 
 		if (r > 0) {
-			buf_consume(&b, (size_t)r);
+			buf_consume(b, (size_t)r);
 		} else if (r == IO_WANT_READ || r == IO_WANT_WRITE) {
 			int rc = wait_io(c, r, deadline, e);
 
@@ -192,6 +191,37 @@ write_all(struct wss_conn *c, const void *data, size_t len, uint64_t deadline, s
 		} else {
 			return err_set(e, E_NET, "wss: %s", c->io_msg);
 		}
+	}
+	return 0;
+}
+
+/* Writes all of data (after any buffered frames) before deadline; 0, E_TIMEOUT or E_NET. */
+static int
+write_all(struct wss_conn *c, const void *data, size_t len, uint64_t deadline, struct err *e)
+{
+	struct buf b;
+	int rc;
+
+	/* An interrupted SSL_write must be retried with the same bytes first. */
+	if ((rc = drain(c, &c->out, deadline, e)) != 0)
+		return rc;
+	buf_view(&b, data, len);
+	return drain(c, &b, deadline, e);
+}
+
+/* Writes buffered frames until done or the socket would block: 0, IO_WANT_*, IO_ERR. */
+static long
+out_flush(struct wss_conn *c)
+{
+	while (buf_len(&c->out) > 0) {
+		long r = conn_write(c, buf_ptr(&c->out), buf_len(&c->out));
+
+		if (r <= 0) {
+			if (r == IO_ERR)
+				c->io_error = 1;
+			return r;
+		}
+		buf_consume(&c->out, (size_t)r);
 	}
 	return 0;
 }
@@ -206,9 +236,9 @@ fill(struct wss_conn *c, uint64_t deadline, struct err *e)
 		uint8_t *p;
 		long r;
 
-		if (buf_reserve(&c->in, 16384, &p) != 0)
+		if (buf_reserve(&c->in, WSS_CHUNK, &p) != 0)
 			return err_set(e, E_NOMEM, "wss: out of memory");
-		r = conn_read(c, p, 16384);
+		r = conn_read(c, p, WSS_CHUNK);
 		buf_truncate(&c->in, before + (r > 0 ? (size_t)r : 0));
 		if (r >= 0)
 			return r;
@@ -240,14 +270,24 @@ wss_conn_new(struct wss_conn **out, int fd, SSL *ssl, const struct logger *lg, s
 	c->fd = fd;
 	c->ssl = ssl;
 	c->lg = lg;
-	buf_init(&c->in, WSS_MAX_HEAD + WSS_MAX_BODY + 65536);
+	buf_init(&c->in, WSS_MAX_HEAD + WSS_MAX_BODY + WSS_CHUNK);
+	buf_init(&c->out, 0);
 	if (set_nonblock(fd) != 0) {
 		free(c);
 		return err_set(e, E_IO, "wss: fcntl: %s", strerror(errno));
 	}
-	if (ssl != NULL)
+	if (ssl != NULL) {
 		/* A client that just closes its socket ends the test, not an error. */
 		SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
+		/*
+		 * Read-ahead: one read(2) takes several records, not a header and
+		 * then a body. Safe because every reader here goes on until
+		 * WANT_READ (or checks SSL_has_pending) before it polls. c->out
+		 * grows (and may move) while an SSL_write waits for the socket.
+		 */
+		SSL_set_read_ahead(ssl, 1);
+		SSL_set_mode(ssl, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	}
 	*out = c;
 	return 0;
 }
@@ -273,6 +313,8 @@ wss_conn_accept(struct wss_conn **out, int fd, SSL_CTX *ctx, int timeout_ms,
 		close(fd);
 		return err_set(e, E_NOMEM, "wss: cannot create tls session");
 	}
+	/* Room for several records per read(2) with read-ahead. */
+	SSL_set_default_read_buffer_len(ssl, WSS_CHUNK);
 	if ((rc = wss_conn_new(&c, fd, ssl, lg, e)) != 0) {
 		SSL_free(ssl);
 		close(fd);
@@ -327,6 +369,7 @@ free_conn(struct wss_conn *c)
 	}
 	free_request(c);
 	buf_free(&c->in);
+	buf_free(&c->out);
 	SSL_free(c->ssl);
 	if (c->fd >= 0)
 		close(c->fd);
@@ -338,6 +381,9 @@ wss_free(struct wss_conn *c)
 {
 	if (c == NULL)
 		return;
+	/* Best effort, as the close_notify: frames wslay already handed over. */
+	if (!c->io_error)
+		out_flush(c);
 	if (c->ssl != NULL && !c->io_error && !c->eof) {
 		ERR_clear_error();
 		SSL_shutdown(c->ssl); /* best effort: one close_notify, no waiting */
@@ -618,16 +664,34 @@ ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *data, size_t len, int flags, vo
 	long r;
 
 	(void)flags;
+	/*
+	 * wslay asks for little at a time, and a short count can make it stop
+	 * until the next POLLIN: read big chunks into c->in (which also holds
+	 * bytes that came right behind the upgrade request), and go on until
+	 * TLS has nothing left, so no bytes stay unseen in its read-ahead.
+	 */
+	r = 1;
+	while (buf_len(&c->in) < len) {
+		size_t had = buf_len(&c->in);
+		uint8_t *p;
+
+		if (buf_reserve(&c->in, WSS_CHUNK, &p) != 0) {
+			snprintf(c->io_msg, sizeof(c->io_msg), "read: out of memory");
+			c->io_error = 1;
+			wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+			return -1;
+		}
+		r = conn_read(c, p, WSS_CHUNK);
+		buf_truncate(&c->in, had + (r > 0 ? (size_t)r : 0));
+		if (r <= 0)
+			break;
+	}
 	if (buf_len(&c->in) > 0) {
-		/* Bytes that arrived right behind the upgrade request. */
 		size_t n = len < buf_len(&c->in) ? len : buf_len(&c->in);
 
 		buf_get(&c->in, data, n);
 		return (ssize_t)n;
 	}
-	r = conn_read(c, data, len);
-	if (r > 0)
-		return r;
 	if (r == IO_WANT_READ || r == IO_WANT_WRITE) {
 		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
 	} else {
@@ -644,12 +708,24 @@ static ssize_t
 ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags, void *arg)
 {
 	struct wss_conn *c = arg;
-	long r;
+	long r = 0;
 
 	(void)flags;
-	r = conn_write(c, data, len);
-	if (r > 0)
-		return r;
+	/*
+	 * wslay hands over each frame header and payload separately: collect
+	 * them in c->out, so a burst of frames leaves as a few large TLS
+	 * records. Whoever calls wslay_event_send() flushes c->out afterwards.
+	 */
+	if (buf_len(&c->out) >= WSS_CHUNK)
+		r = out_flush(c); /* 0 only once c->out is empty */
+	if (r == 0) {
+		if (len > WSS_CHUNK - buf_len(&c->out))
+			len = WSS_CHUNK - buf_len(&c->out);
+		if (buf_put(&c->out, data, len) == 0)
+			return (ssize_t)len;
+		snprintf(c->io_msg, sizeof(c->io_msg), "write: out of memory");
+		r = IO_ERR;
+	}
 	if (r == IO_WANT_READ || r == IO_WANT_WRITE) {
 		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
 	} else {
@@ -744,7 +820,8 @@ wss_want_read(const struct wss_conn *c)
 int
 wss_want_write(const struct wss_conn *c)
 {
-	return c->ws != NULL && !c->io_error && wslay_event_want_write(c->ws);
+	return c->ws != NULL && !c->io_error &&
+	       (buf_len(&c->out) > 0 || wslay_event_want_write(c->ws));
 }
 
 int
@@ -758,7 +835,7 @@ wss_on_writable(struct wss_conn *c, struct err *e)
 {
 	if (c->ws == NULL)
 		return err_set(e, E_INVAL, "wss: not a websocket");
-	if (wslay_event_send(c->ws) != 0)
+	if (wslay_event_send(c->ws) != 0 || out_flush(c) == IO_ERR)
 		return err_set(e, E_NET, "wss: %s", c->io_msg[0] ? c->io_msg : "send failed");
 	return wss_is_open(c) ? 0 : err_set(e, E_CLOSED, "wss: session over");
 }
@@ -774,6 +851,8 @@ wss_on_readable(struct wss_conn *c, struct err *e)
 		return err_set(e, E_CLOSED, "wss: peer hung up");
 	/* Answers (pong, close reply) go out now rather than after a poll. */
 	if (wslay_event_want_write(c->ws) && wslay_event_send(c->ws) != 0 && c->io_error)
+		return err_set(e, E_NET, "wss: %s", c->io_msg);
+	if (out_flush(c) == IO_ERR)
 		return err_set(e, E_NET, "wss: %s", c->io_msg);
 	return wss_is_open(c) ? 0 : err_set(e, E_CLOSED, "wss: session over");
 }
@@ -894,7 +973,8 @@ wss_run(struct wss_conn *c, int timeout_ms, struct err *e)
 
 	if (c->ws == NULL)
 		return err_set(e, E_INVAL, "wss: not a websocket");
-	if (buf_len(&c->in) > 0)
+	/* Bytes already read (c->in, or by TLS read-ahead) raise no POLLIN. */
+	if (buf_len(&c->in) > 0 || (c->ssl != NULL && SSL_has_pending(c->ssl)))
 		rc = wss_on_readable(c, e);
 	while (rc == 0 && wss_is_open(c)) {
 		struct pollfd p = { .fd = c->fd };

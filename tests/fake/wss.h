@@ -15,6 +15,11 @@
  * bytes (bad handshakes), wss_drop() cuts the connection without any close
  * frame or TLS close_notify.
  *
+ * Frames are collected in an output buffer and written in large chunks at
+ * the end of wss_on_readable()/wss_on_writable(); wss_want_write() stays
+ * true while buffered bytes wait for the socket. TLS read-ahead is on:
+ * every read goes on until the socket would block.
+ *
  * TLS writes go through write(2): the process must ignore SIGPIPE.
  */
 #ifndef SSMP_WSS_H
