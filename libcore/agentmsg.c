@@ -82,14 +82,55 @@ agentmsg_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* SHA-256 of n bytes at p (p may be NULL when n is 0); 0 or E_NOMEM. */
+struct agentmsg_hasher {
+	EVP_MD *md;
+	EVP_MD_CTX *ctx;
+};
+
+int
+agentmsg_hasher_new(struct agentmsg_hasher **out)
+{
+	struct agentmsg_hasher *h = calloc(1, sizeof(*h));
+
+	*out = NULL;
+	if (h == NULL)
+		return E_NOMEM;
+	if ((h->md = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL ||
+	    (h->ctx = EVP_MD_CTX_new()) == NULL) {
+		agentmsg_hasher_free(h);
+		return E_NOMEM;
+	}
+	*out = h;
+	return 0;
+}
+
+void
+agentmsg_hasher_free(struct agentmsg_hasher *h)
+{
+	if (h == NULL)
+		return;
+	EVP_MD_CTX_free(h->ctx);
+	EVP_MD_free(h->md);
+	free(h);
+}
+
+/* SHA-256 of n bytes at p (p may be NULL when n is 0), with h's fetched
+ * algorithm and context if given; 0 or E_NOMEM. */
 static int
-sha256(const uint8_t *p, size_t n, uint8_t out[DIGEST_SIZE])
+sha256(struct agentmsg_hasher *h, const uint8_t *p, size_t n, uint8_t out[DIGEST_SIZE])
 {
 	unsigned int olen = 0;
 
-	if (EVP_Digest(n ? p : (const uint8_t *)"", n, out, &olen, EVP_sha256(), NULL) != 1 ||
-	    olen != DIGEST_SIZE)
+	if (n == 0)
+		p = (const uint8_t *)"";
+	if (h != NULL) {
+		if (EVP_DigestInit_ex2(h->ctx, h->md, NULL) != 1 ||
+		    EVP_DigestUpdate(h->ctx, p, n) != 1 ||
+		    EVP_DigestFinal_ex(h->ctx, out, &olen) != 1 || olen != DIGEST_SIZE)
+			return E_NOMEM;
+		return 0;
+	}
+	if (EVP_Digest(p, n, out, &olen, EVP_sha256(), NULL) != 1 || olen != DIGEST_SIZE)
 		return E_NOMEM; /* only fails when OpenSSL cannot allocate */
 	return 0;
 }
@@ -124,6 +165,13 @@ is_pub(enum agentmsg_kind k)
 
 int
 agentmsg_decode(struct agentmsg *m, const uint8_t *frame, size_t len, struct err *e)
+{
+	return agentmsg_decode_h(m, frame, len, NULL, e);
+}
+
+int
+agentmsg_decode_h(struct agentmsg *m, const uint8_t *frame, size_t len, struct agentmsg_hasher *h,
+		  struct err *e)
 {
 	struct buf b;
 	const uint8_t *type, *idw, *pay;
@@ -212,7 +260,7 @@ agentmsg_decode(struct agentmsg *m, const uint8_t *frame, size_t len, struct err
 		return err_set(e, E_PROTO, "agentmsg: %s message has no created date", m->type);
 	/* As the official client: a zero PayloadLength field skips the check. */
 	if (m->payload_len != 0) {
-		if ((r = sha256(m->payload, m->payload_size, sum)) != 0)
+		if ((r = sha256(h, m->payload, m->payload_size, sum)) != 0)
 			return err_set(e, r, "agentmsg: sha-256 failed");
 		if (memcmp(sum, m->digest, DIGEST_SIZE) != 0)
 			return err_set(e, E_DIGEST, "agentmsg: %s seq %" PRId64
@@ -253,6 +301,13 @@ encode_type(const struct agentmsg *m, struct err *e, int *rc)
 int
 agentmsg_encode(struct buf *out, const struct agentmsg *m, struct err *e)
 {
+	return agentmsg_encode_h(out, m, NULL, e);
+}
+
+int
+agentmsg_encode_h(struct buf *out, const struct agentmsg *m, struct agentmsg_hasher *h,
+		  struct err *e)
+{
 	uint8_t sum[DIGEST_SIZE], pad[AGENTMSG_TYPE_SIZE];
 	const char *type;
 	enum agentmsg_kind kind;
@@ -278,7 +333,7 @@ agentmsg_encode(struct buf *out, const struct agentmsg *m, struct err *e)
 	created = m->created_ms ? m->created_ms : agentmsg_now_ms();
 	if (created == 0)
 		return err_set(e, E_IO, "agentmsg: clock unavailable for the created date");
-	if ((r = sha256(m->payload, m->payload_size, sum)) != 0)
+	if ((r = sha256(h, m->payload, m->payload_size, sum)) != 0)
 		return err_set(e, r, "agentmsg: sha-256 failed");
 
 	tl = strlen(type);
@@ -324,10 +379,87 @@ agentmsg_ack_payload(struct buf *out, const char *acked_type, const uint8_t id[1
 			return E_INVAL;
 	}
 	uuid_format(id, ids);
-	/* snprintf, not cJSON: this runs once per received message. */
-	return buf_putf(out, "{\"AcknowledgedMessageType\":\"%s\",\"AcknowledgedMessageId\":\"%s\","
-	    "\"AcknowledgedMessageSequenceNumber\":%" PRId64 ",\"IsSequentialMessage\":true}",
-	    acked_type, ids, seq);
+	/* Pieces, not cJSON or snprintf: this runs once per received message. */
+	{
+		static const char k1[] = "{\"AcknowledgedMessageType\":\"";
+		static const char k2[] = "\",\"AcknowledgedMessageId\":\"";
+		static const char k3[] = "\",\"AcknowledgedMessageSequenceNumber\":";
+		static const char k4[] = ",\"IsSequentialMessage\":true}";
+		char num[24];
+		size_t nl = sizeof(num);
+		uint64_t v = (uint64_t)seq;
+		int r;
+
+		do {
+			num[--nl] = (char)('0' + v % 10);
+			v /= 10;
+		} while (v != 0);
+		if ((r = buf_put(out, k1, sizeof(k1) - 1)) != 0 ||
+		    (r = buf_put(out, acked_type, n)) != 0 ||
+		    (r = buf_put(out, k2, sizeof(k2) - 1)) != 0 ||
+		    (r = buf_put(out, ids, UUID_STR_LEN)) != 0 ||
+		    (r = buf_put(out, k3, sizeof(k3) - 1)) != 0 ||
+		    (r = buf_put(out, num + nl, sizeof(num) - nl)) != 0 ||
+		    (r = buf_put(out, k4, sizeof(k4) - 1)) != 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Takes the literal lit at *p; 1 if it is there. */
+static int
+take_lit(const uint8_t **p, const uint8_t *end, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	if ((size_t)(end - *p) < n || memcmp(*p, lit, n) != 0)
+		return 0;
+	*p += n;
+	return 1;
+}
+
+/* Takes a JSON string of plain printable ASCII (no escapes) and its quote. */
+static int
+take_plain_str(const uint8_t **p, const uint8_t *end)
+{
+	while (*p < end && **p >= 0x20 && **p < 0x7f && **p != '\\') {
+		if (**p == '"') {
+			(*p)++;
+			return 1;
+		}
+		(*p)++;
+	}
+	return 0;
+}
+
+/*
+ * The ack exactly as both official peers (and agentmsg_ack_payload) write
+ * it, without escapes: read in one pass with no allocation. Returns 1 with
+ * *seq set, or 0 to let the general JSON parser decide (same result for
+ * anything this accepts).
+ */
+static int
+ack_parse_fast(const uint8_t *p, size_t len, int64_t *seq)
+{
+	const uint8_t *end = p + len;
+	uint64_t v = 0;
+	int digits = 0;
+
+	if (!take_lit(&p, end, "{\"AcknowledgedMessageType\":\"") || !take_plain_str(&p, end) ||
+	    !take_lit(&p, end, ",\"AcknowledgedMessageId\":\"") || !take_plain_str(&p, end) ||
+	    !take_lit(&p, end, ",\"AcknowledgedMessageSequenceNumber\":"))
+		return 0;
+	while (p < end && *p >= '0' && *p <= '9' && digits < 17) {
+		v = v * 10 + (uint64_t)(*p++ - '0');
+		digits++;
+	}
+	if (digits == 0 || digits > 16 || (digits > 1 && p[-digits] == '0') || v > ACK_SEQ_MAX)
+		return 0;
+	if (!take_lit(&p, end, ",\"IsSequentialMessage\":") ||
+	    (!take_lit(&p, end, "true}") && !take_lit(&p, end, "false}")) || p != end)
+		return 0;
+	*seq = (int64_t)v;
+	return 1;
 }
 
 int
@@ -343,6 +475,8 @@ agentmsg_ack_parse(const uint8_t *payload, size_t len, int64_t *seq, struct err 
 		return err_set(e, E_INVAL, "acknowledge: nowhere to store the sequence number");
 	if (payload == NULL || len == 0)
 		return err_set(e, E_PROTO, "acknowledge: empty payload");
+	if (ack_parse_fast(payload, len, seq))
+		return 0;
 	root = cJSON_ParseWithLengthOpts((const char *)payload, len, &end, 0);
 	if (root == NULL)
 		return err_set(e, E_PROTO, "acknowledge: payload is not json");

@@ -121,6 +121,20 @@ int agentmsg_decode(struct agentmsg *m, const uint8_t *frame, size_t len, struct
 int agentmsg_encode(struct buf *out, const struct agentmsg *m, struct err *e);
 
 /*
+ * A reusable SHA-256 for the per-message digests. OpenSSL 3 looks the
+ * algorithm up (under a lock) on every one-shot digest; a data channel
+ * fetches it once. agentmsg_hasher_new returns 0 or E_NOMEM.
+ */
+struct agentmsg_hasher;
+int agentmsg_hasher_new(struct agentmsg_hasher **out);
+void agentmsg_hasher_free(struct agentmsg_hasher *h);
+/* agentmsg_decode / agentmsg_encode with h (NULL: a one-shot digest). */
+int agentmsg_decode_h(struct agentmsg *m, const uint8_t *frame, size_t len,
+		      struct agentmsg_hasher *h, struct err *e);
+int agentmsg_encode_h(struct buf *out, const struct agentmsg *m, struct agentmsg_hasher *h,
+		      struct err *e);
+
+/*
  * Appends the acknowledge JSON for a received stream message:
  * {"AcknowledgedMessageType":"...","AcknowledgedMessageId":"<uuid>",
  *  "AcknowledgedMessageSequenceNumber":N,"IsSequentialMessage":true}

@@ -2,6 +2,8 @@
 #include "awsapi.h"
 #include "awscfg.h"
 #include "creds.h"
+#include "loop.h"
+#include "mux.h"
 #include "sigv4.h"
 #include "version.h"
 
@@ -38,6 +40,7 @@ struct awsapi {
 	int (*refresh)(void *arg, struct err *e);
 	void *refresh_arg;
 	char *ssmmessages; /* data-channel endpoint override; NULL: none */
+	struct mux *mux;   /* requests run inside it; NULL: curl_easy_perform */
 };
 
 int
@@ -108,6 +111,12 @@ awsapi_free(struct awsapi *api)
 	free(api->ca_file);
 	free(api->ssmmessages);
 	free(api);
+}
+
+void
+awsapi_set_mux(struct awsapi *api, struct mux *m)
+{
+	api->mux = m;
 }
 
 int
@@ -385,6 +394,31 @@ clock_skewed(struct awsapi *api, const struct awsapi_response *resp)
 	return 1;
 }
 
+/*
+ * Runs the configured transfer c: blocking, or inside api->mux so that
+ * the mux's other transfers (the data channel's connect) progress too.
+ * libcurl's CURLOPT_TIMEOUT_MS ends it either way; the deadline here is
+ * only a backstop.
+ */
+static CURLcode
+perform(struct awsapi *api, CURL *c, char *errbuf)
+{
+	CURLcode cc = CURLE_OK;
+	int r;
+
+	if (api->mux == NULL)
+		return curl_easy_perform(c);
+	if (mux_add(api->mux, c, NULL) != 0)
+		return CURLE_OUT_OF_MEMORY;
+	r = mux_wait(api->mux, c, loop_now_ms() + (uint64_t)api->timeout_ms + 5000, &cc);
+	mux_remove(api->mux, c);
+	if (r == 1)
+		return cc;
+	snprintf(errbuf, CURL_ERROR_SIZE, "%s", r == 0 ? "the request did not finish in time" :
+	         "the curl multi interface failed");
+	return r == 0 ? CURLE_OPERATION_TIMEDOUT : CURLE_FAILED_INIT;
+}
+
 int
 awsapi_request(struct awsapi *api, const char *service, const char *method, const char *path,
                const char *const *headers, const void *body, size_t body_len,
@@ -513,7 +547,7 @@ awsapi_request(struct awsapi *api, const char *service, const char *method, cons
 		if (api->ca_file != NULL)
 			curl_easy_setopt(c, CURLOPT_CAINFO, api->ca_file);
 		errbuf[0] = '\0';
-		cc = curl_easy_perform(c);
+		cc = perform(api, c, errbuf);
 		curl_slist_free_all(hl);
 		if (cc != CURLE_OK) {
 			const char *why = errbuf[0] ? errbuf : curl_easy_strerror(cc);
@@ -733,6 +767,54 @@ out:
 	curl_free(url);
 	curl_url_cleanup(u);
 	curl_url_cleanup(ep);
+	return r;
+}
+
+int
+awsapi_stream_origin(const struct awsapi *api, char *out, size_t outlen, struct err *e)
+{
+	char ep[1024];
+	const char *base = api->ssmmessages;
+	char *scheme = NULL, *host = NULL, *port = NULL;
+	CURLU *u;
+	int n, r;
+
+	if (base == NULL) {
+		r = awscfg_configured_endpoint(api->cfg, "ssm", ep, sizeof(ep), e);
+		if (r == 0)
+			base = ep;
+		else if (r != E_NOTFOUND)
+			return r;
+	}
+	if (base == NULL) {
+		/* What the service names in StreamUrl for its own endpoints. */
+		n = snprintf(out, outlen, "wss://ssmmessages.%s.%s/", api->region,
+		             awscfg_dns_suffix(api->region));
+		if (n < 0 || (size_t)n >= outlen)
+			return err_set(e, E_RANGE, "the data channel host name is too long");
+		return 0;
+	}
+	/* As rewrite_stream_url does: http -> ws, anything else -> wss. */
+	if ((u = curl_url()) == NULL)
+		return err_set(e, E_NOMEM, "out of memory");
+	r = 0;
+	if (curl_url_set(u, CURLUPART_URL, base, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+		r = err_set(e, E_CONFIG, "cannot parse the endpoint %.200s", base);
+		goto out;
+	}
+	if (curl_url_get(u, CURLUPART_PORT, &port, 0) != CURLUE_OK)
+		port = NULL;
+	n = snprintf(out, outlen, "%s://%s%s%s/", strcmp(scheme, "http") == 0 ? "ws" : "wss", host,
+	             port ? ":" : "", port ? port : "");
+	if (n < 0 || (size_t)n >= outlen)
+		r = err_set(e, E_RANGE, "the data channel host name is too long");
+out:
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
 	return r;
 }
 

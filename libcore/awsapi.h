@@ -21,6 +21,7 @@
 
 struct creds;
 struct awscfg;
+struct mux;
 
 #define AWSAPI_MAX_ATTEMPTS 3
 
@@ -71,6 +72,14 @@ struct ssm_session {
 int awsapi_new(struct awsapi **out, const struct awsapi_opts *opts, struct err *e);
 /* Frees a client (NULL is fine). */
 void awsapi_free(struct awsapi *api);
+
+/*
+ * Runs every later request inside m (mux.h), so that m's other transfers
+ * progress while it is in flight; NULL: blocking again (the default).
+ * Retries, timeouts and messages are the same either way. m must outlive
+ * its use here.
+ */
+void awsapi_set_mux(struct awsapi *api, struct mux *m);
 
 /*
  * Writes the endpoint URL (no trailing slash) for a service such as "ssm",
@@ -126,6 +135,15 @@ int awsapi_resume_session(struct awsapi *api, const char *session_id, struct ssm
                           struct err *e);
 /* SSM TerminateSession; returns 0 or E_*. */
 int awsapi_terminate_session(struct awsapi *api, const char *session_id, struct err *e);
+/*
+ * Writes where the next session's data channel most likely goes, as
+ * "wss://host[:port]/" (ws:// for an http endpoint): the ssmmessages
+ * override if any (StreamUrls are rewritten to it), else a configured SSM
+ * endpoint (a private or test region serving both), else the partition's
+ * ssmmessages.<region> host. Only a hint for connecting early: the real
+ * StreamUrl decides. Returns 0, E_CONFIG, E_RANGE (out too small), E_NOMEM.
+ */
+int awsapi_stream_origin(const struct awsapi *api, char *out, size_t outlen, struct err *e);
 /* Frees the strings of a session answer. */
 void awsapi_session_free(struct ssm_session *s);
 

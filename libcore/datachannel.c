@@ -26,6 +26,14 @@
 
 /* A stored outgoing frame: header plus one full stream chunk. */
 #define DC_OUT_FRAME_MAX (AGENTMSG_HEADER_SIZE + AGENTMSG_STREAM_CHUNK)
+#define DC_OUT_RING_MIN 64 /* first ring: 64 slots, about 78 KiB */
+#define DC_PACE_SAMPLES 4
+/* A round trip measured on a message sent with at most this many unacked
+ * (itself included) waited in no queue of ours: only such samples give the
+ * least RTT, or the window's own queueing would feed back into it. */
+#define DC_PACE_CLEAN 4
+#define DC_PACE_INTERVAL_MIN_MS 50 /* acks come in bursts: average them */
+#define DC_PACE_RTT_TTL_MS 10000 /* a least RTT older than this is forgotten */
 /* How often dc_tick retries input that deliver refused after it was acked. */
 #define DC_INPUT_RETRY_MS 100
 /* Random bytes fetched at once for message ids: one RAND_bytes call per
@@ -54,13 +62,15 @@ struct out_slot {
 	uint64_t first_sent, last_sent; /* ms, caller's monotonic clock */
 	uint32_t tx;                    /* transmissions; 0 = queued while paused */
 	uint8_t acked;
+	uint8_t clean;                  /* first sent with next to nothing ahead */
 	uint8_t id[16];
 	uint32_t len;
 	uint8_t *frame;                 /* DC_OUT_FRAME_MAX bytes inside out_mem */
 };
 
 struct in_slot {
-	int64_t seq;                    /* -1: free */
+	int64_t seq;                    /* valid if used */
+	uint8_t used;                   /* zeroed memory is a free slot: no init pass */
 	enum agentmsg_kind kind;
 	char type[AGENTMSG_TYPE_SIZE + 1];
 	uint32_t payload_type;
@@ -70,7 +80,7 @@ struct in_slot {
 	uint64_t flags;
 	uint8_t id[16];
 	size_t size;
-	uint8_t *data;                  /* DC_INBUF_PAYLOAD_MAX, allocated on first use */
+	uint8_t *data;                  /* size bytes, freed once processed */
 };
 
 struct dc {
@@ -89,14 +99,25 @@ struct dc {
 	struct dc_stats st;
 	int in_call;
 
-	/* Outgoing ring. */
+	/* Outgoing ring: out_cap slots now, grown by doubling up to out_max
+	 * (the window), so memory follows what is really in flight. */
 	struct out_slot *out;
 	uint8_t *out_mem;
-	size_t out_cap, out_head, out_count;
+	size_t out_cap, out_max, out_head, out_count;
 	size_t out_acked;               /* acked slots behind an unacked head */
 	int64_t next_seq;
 	int paused;
 	int want_room;
+
+	/* Window from the path (cfg.pace): acks counted per interval give the
+	 * delivery rate (msgs/s, the best of DC_PACE_SAMPLES intervals). */
+	int pace;
+	size_t pace_win;
+	uint64_t bw_t0, bw_acked;
+	uint64_t bw[DC_PACE_SAMPLES];
+	size_t bw_i;
+	int64_t min_rtt_ms;             /* -1: no sample yet */
+	uint64_t min_rtt_at;
 
 	/* Retransmission timer, microseconds. */
 	int64_t srtt_us, rttvar_us, rto_us, rto_min_us, rto_max_us;
@@ -118,6 +139,7 @@ struct dc {
 	struct hs_request req;          /* agent: what we asked for */
 	char peer_version[DC_VERSION_MAX];
 
+	struct agentmsg_hasher *hasher; /* SHA-256 fetched once */
 	struct buf frame;               /* scratch: one encoded frame */
 	struct buf pay;                 /* scratch: one payload */
 	uint8_t rnd[DC_RAND_POOL];      /* random bytes for message ids */
@@ -212,8 +234,10 @@ transmit(struct dc *dc, struct out_slot *s, uint64_t now)
 {
 	if (s->tx > 0)
 		dc->st.retransmits++;
-	if (s->tx == 0)
+	if (s->tx == 0) {
 		s->first_sent = now;
+		s->clean = dc->out_count - dc->out_acked <= DC_PACE_CLEAN;
+	}
 	if (s->tx < UINT32_MAX)
 		s->tx++;
 	s->last_sent = now;
@@ -250,9 +274,59 @@ encode(struct dc *dc, struct agentmsg *m)
 		log_error(dc->log, "cannot generate a message id: %s", err_str(r));
 		return r;
 	}
-	if ((r = agentmsg_encode(&dc->frame, m, &e)) != 0)
+	if ((r = agentmsg_encode_h(&dc->frame, m, dc->hasher, &e)) != 0)
 		log_error(dc->log, "%s", e.msg);
 	return r;
+}
+
+/*
+ * Doubles the outgoing ring (up to the window), keeping the queued frames
+ * in order from slot 0. Few messages are in flight on a fast path, so the
+ * ring (DC_OUT_FRAME_MAX bytes a slot) starts small: E_FULL at the window.
+ */
+static int
+out_grow(struct dc *dc)
+{
+	size_t ncap = dc->out_cap == 0 ? DC_OUT_RING_MIN : dc->out_cap * 2;
+	struct out_slot *ns;
+	uint8_t *nm;
+
+	if (dc->out_cap >= dc->out_max)
+		return E_FULL;
+	if (ncap > dc->out_max)
+		ncap = dc->out_max;
+	ns = calloc(ncap, sizeof(*ns));
+	nm = malloc(ncap * DC_OUT_FRAME_MAX);
+	if (ns == NULL || nm == NULL) {
+		free(ns);
+		free(nm);
+		return E_NOMEM;
+	}
+	for (size_t i = 0; i < ncap; i++)
+		ns[i].frame = nm + i * DC_OUT_FRAME_MAX;
+	for (size_t i = 0; i < dc->out_count; i++) {
+		const struct out_slot *o = &dc->out[(dc->out_head + i) % dc->out_cap];
+		uint8_t *f = ns[i].frame;
+
+		ns[i] = *o;
+		ns[i].frame = f;
+		memcpy(f, o->frame, o->len);
+	}
+	free(dc->out);
+	free(dc->out_mem);
+	dc->out = ns;
+	dc->out_mem = nm;
+	dc->out_cap = ncap;
+	dc->out_head = 0;
+	return 0;
+}
+
+/* Stream data may fill the ring up to this; flags and the handshake use
+ * the whole window. */
+static size_t
+send_limit(const struct dc *dc)
+{
+	return dc->pace && dc->pace_win < dc->out_max ? dc->pace_win : dc->out_max;
 }
 
 /* Queues one stream message in sequence and sends it unless paused; p may
@@ -265,8 +339,8 @@ queue_msg(struct dc *dc, uint32_t pt, const uint8_t *p, size_t n, uint64_t flags
 	struct out_slot *s;
 	int r;
 
-	if (dc->out_count == dc->out_cap)
-		return E_FULL;
+	if (dc->out_count == dc->out_cap && (r = out_grow(dc)) != 0)
+		return r;
 	m.kind = dc->role == DC_CLIENT ? AMK_INPUT : AMK_OUTPUT;
 	m.seq = dc->next_seq;
 	m.flags = flags;
@@ -289,6 +363,8 @@ queue_msg(struct dc *dc, uint32_t pt, const uint8_t *p, size_t n, uint64_t flags
 	s->first_sent = s->last_sent = 0;
 	memcpy(s->id, m.id, sizeof(s->id));
 	dc->out_count++;
+	if (dc->out_count > dc->st.peak_in_flight)
+		dc->st.peak_in_flight = dc->out_count;
 	dc->st.msgs_out++;
 	if (!dc->paused)
 		transmit(dc, s, now);
@@ -348,7 +424,7 @@ resume(struct dc *dc, uint64_t now, const char *why)
  * on a websocket over TCP) still costs well under a second.
  */
 static void
-rtt_sample(struct dc *dc, uint64_t sent, uint64_t now)
+rtt_sample(struct dc *dc, uint64_t sent, uint64_t now, int clean)
 {
 	int64_t s, d, rto;
 
@@ -356,6 +432,11 @@ rtt_sample(struct dc *dc, uint64_t sent, uint64_t now)
 		return;
 	s = (int64_t)((now - sent) > 3600000 ? 3600000 : (now - sent)) * 1000;
 	dc->last_rtt_us = s;
+	if (clean && (dc->min_rtt_ms < 0 || s / 1000 <= dc->min_rtt_ms ||
+	    now - dc->min_rtt_at > DC_PACE_RTT_TTL_MS)) {
+		dc->min_rtt_ms = s / 1000;
+		dc->min_rtt_at = now;
+	}
 	d = dc->srtt_us > s ? dc->srtt_us - s : s - dc->srtt_us;
 	dc->rttvar_us = (3 * dc->rttvar_us + d) / 4; /* uses the old RTT */
 	dc->srtt_us = (7 * dc->srtt_us + s) / 8;
@@ -366,6 +447,46 @@ rtt_sample(struct dc *dc, uint64_t sent, uint64_t now)
 	if (rto > dc->rto_max_us)
 		rto = dc->rto_max_us;
 	dc->rto_us = rto;
+}
+
+/*
+ * Counts one newly acked message and, once per interval (at least the least
+ * round trip), turns the count into a rate sample and the window from the
+ * best recent rate: twice the messages delivered in a round trip plus slack.
+ * While the window limits sending the rate it lets through doubles each
+ * interval, so it opens as fast as TCP slow start.
+ */
+static void
+pace_on_ack(struct dc *dc, uint64_t now)
+{
+	uint64_t iv, best = 0, rtt, w;
+
+	if (!dc->pace)
+		return;
+	dc->bw_acked++;
+	iv = dc->min_rtt_ms > DC_PACE_INTERVAL_MIN_MS ? (uint64_t)dc->min_rtt_ms :
+	    DC_PACE_INTERVAL_MIN_MS;
+	if (dc->bw_t0 == 0 || now < dc->bw_t0) {
+		dc->bw_t0 = now;
+		dc->bw_acked = 0;
+		return;
+	}
+	if (now - dc->bw_t0 < iv)
+		return;
+	dc->bw[dc->bw_i++ % DC_PACE_SAMPLES] = dc->bw_acked * 1000 / (now - dc->bw_t0);
+	dc->bw_t0 = now;
+	dc->bw_acked = 0;
+	for (size_t i = 0; i < DC_PACE_SAMPLES; i++)
+		if (dc->bw[i] > best)
+			best = dc->bw[i];
+	rtt = (dc->min_rtt_ms > 0 ? (uint64_t)dc->min_rtt_ms : 0) + DC_PACE_SLACK_MS;
+	w = 2 * best * rtt / 1000;
+	w = w < DC_PACE_MIN ? DC_PACE_MIN : w > dc->out_max ? dc->out_max : w;
+	if (w != dc->pace_win)
+		log_trace(dc->log, "window %" PRIu64 " (%" PRIu64 " msgs/s, least RTT %" PRId64 " ms)",
+		    w, best, dc->min_rtt_ms);
+	dc->pace_win = (size_t)w;
+	dc->st.pace_window = w;
 }
 
 static uint64_t
@@ -444,11 +565,12 @@ on_ack(struct dc *dc, const struct agentmsg *m, uint64_t now)
 	}
 	s->acked = 1;
 	dc->out_acked++;
+	pace_on_ack(dc, now);
 	if (dc->early && s->seq >= dc->early_seq)
 		dc->early = 0; /* the agent takes stream data now */
 	log_trace(dc->log, "acked seq %" PRId64, seq);
 	if (s->tx == 1) /* Karn: a resent message's ack is ambiguous */
-		rtt_sample(dc, s->first_sent, now);
+		rtt_sample(dc, s->first_sent, now, s->clean);
 	while (dc->out_count > 0 && dc->out[dc->out_head].acked) {
 		dc->out_head = (dc->out_head + 1) % dc->out_cap;
 		dc->out_count--;
@@ -615,8 +737,8 @@ in_free(struct dc *dc, int64_t seq)
 {
 	struct in_slot *s = &dc->in[(uint64_t)seq % dc->in_cap];
 
-	if (s->seq == seq)
-		s->seq = -1;
+	if (s->used && s->seq == seq)
+		s->used = 0;
 }
 
 static int
@@ -739,10 +861,16 @@ drain(struct dc *dc, uint64_t now)
 	while (!terminal(dc)) {
 		struct in_slot *s = &dc->in[(uint64_t)dc->expected % dc->in_cap];
 
-		if (s->seq != dc->expected)
+		if (!s->used || s->seq != dc->expected)
 			break;
 		in_view(s, &m);
-		if ((r = process(dc, &m, 1, now)) < 0)
+		r = process(dc, &m, 1, now);
+		if (!s->used) {
+			/* Out-of-order storage is rare: give it back once used. */
+			free(s->data);
+			s->data = NULL;
+		}
+		if (r < 0)
 			return r;
 		if (r == P_NOT_READY) {
 			/* Already acked: the peer will not resend it, so retry here. */
@@ -762,8 +890,10 @@ in_store(struct dc *dc, const struct agentmsg *m)
 	if ((uint64_t)(m->seq - dc->expected) >= dc->in_cap || m->payload_size > DC_INBUF_PAYLOAD_MAX)
 		return 0;
 	s = &dc->in[(uint64_t)m->seq % dc->in_cap];
-	if (s->data == NULL && (s->data = malloc(DC_INBUF_PAYLOAD_MAX)) == NULL)
+	free(s->data);
+	if ((s->data = malloc(m->payload_size > 0 ? m->payload_size : 1)) == NULL)
 		return 0;
+	s->used = 1;
 	s->seq = m->seq;
 	s->kind = m->kind;
 	memcpy(s->type, m->type, sizeof(s->type));
@@ -809,7 +939,7 @@ on_stream(struct dc *dc, const struct agentmsg *m, uint64_t now)
 	if (m->seq > dc->expected) {
 		struct in_slot *s = &dc->in[(uint64_t)m->seq % dc->in_cap];
 
-		if ((uint64_t)(m->seq - dc->expected) < dc->in_cap && s->seq == m->seq) {
+		if ((uint64_t)(m->seq - dc->expected) < dc->in_cap && s->used && s->seq == m->seq) {
 			dc->st.duplicates++;
 			send_ack(dc, m);
 			return 0;
@@ -914,23 +1044,23 @@ dc_new(struct dc **out, const struct dc_config *cfg, const struct dc_callbacks *
 	dc->hs_timeout_ms = cfg->handshake_timeout_ms ? cfg->handshake_timeout_ms :
 	    DC_HANDSHAKE_TIMEOUT_MS;
 
-	dc->out_cap = win;
+	dc->out_max = win;
 	dc->in_cap = inb;
-	dc->out = calloc(win, sizeof(*dc->out));
-	dc->out_mem = calloc(win, DC_OUT_FRAME_MAX);
+	dc->pace = cfg->pace && cfg->role == DC_CLIENT;
+	dc->pace_win = DC_PACE_MIN;
+	dc->st.pace_window = dc->pace ? (win < DC_PACE_MIN ? win : DC_PACE_MIN) : win;
+	dc->min_rtt_ms = -1;
+	/* calloc'd slots stay untouched (no page is faulted in) until used. */
 	dc->in = calloc(inb, sizeof(*dc->in));
 	dc->properties_json = dup_or(cfg->properties_json, "{\"portNumber\":\"22\"}");
 	dc->extra_actions = dup_or(cfg->extra_actions_json, "");
 	dc->target_id = dup_or(cfg->target_id, "");
-	if (dc->out == NULL || dc->out_mem == NULL || dc->in == NULL || dc->properties_json == NULL ||
+	if (out_grow(dc) != 0 || agentmsg_hasher_new(&dc->hasher) != 0 || dc->in == NULL ||
+	    dc->properties_json == NULL ||
 	    dc->extra_actions == NULL || dc->target_id == NULL) {
 		dc_free(dc);
 		return err_set(e, E_NOMEM, "data channel: out of memory for a window of %zu", win);
 	}
-	for (size_t i = 0; i < win; i++)
-		dc->out[i].frame = dc->out_mem + i * DC_OUT_FRAME_MAX;
-	for (size_t i = 0; i < inb; i++)
-		dc->in[i].seq = -1;
 	dc->state = DC_ST_NEW;
 	*out = dc;
 	return 0;
@@ -950,6 +1080,7 @@ dc_free(struct dc *dc)
 	free(dc->properties_json);
 	free(dc->extra_actions);
 	free(dc->target_id);
+	agentmsg_hasher_free(dc->hasher);
 	buf_free(&dc->frame);
 	buf_free(&dc->pay);
 	free(dc);
@@ -1000,7 +1131,7 @@ dc_receive(struct dc *dc, const uint8_t *frame, size_t len, uint64_t now)
 	if (terminal(dc))
 		LEAVE(dc, terminal_code(dc));
 	dc->st.frames_in++;
-	if (agentmsg_decode(&m, frame, len, &e) != 0) {
+	if (agentmsg_decode_h(&m, frame, len, dc->hasher, &e) != 0) {
 		dc->st.decode_errors++;
 		/* As the official client: logged and dropped, no ack. */
 		log_debug(dc->log, "dropping a frame: %s", e.msg);
@@ -1077,7 +1208,7 @@ dc_send(struct dc *dc, const uint8_t *data, size_t len, uint64_t now)
 		LEAVE(dc, E_INVAL);
 	if (dc->state != DC_ST_OPEN || len == 0)
 		LEAVE(dc, 0);
-	while (taken < len && dc->out_count < dc->out_cap) {
+	while (taken < len && dc->out_count < send_limit(dc)) {
 		size_t n = len - taken > AGENTMSG_STREAM_CHUNK ? AGENTMSG_STREAM_CHUNK : len - taken;
 
 		if ((r = queue_msg(dc, PT_OUTPUT, data + taken, n, 0, now)) != 0)
@@ -1151,7 +1282,7 @@ dc_send_channel_closed(struct dc *dc, const char *session_id, const char *output
 	{
 		struct err e = { 0 };
 
-		r = agentmsg_encode(&dc->frame, &m, &e);
+		r = agentmsg_encode_h(&dc->frame, &m, dc->hasher, &e);
 		if (r != 0)
 			log_error(dc->log, "%s", e.msg);
 	}
@@ -1252,7 +1383,7 @@ dc_window_room(const struct dc *dc)
 {
 	if (dc == NULL || dc->state != DC_ST_OPEN)
 		return 0;
-	return dc->out_cap - dc->out_count;
+	return dc->out_count < send_limit(dc) ? send_limit(dc) - dc->out_count : 0;
 }
 
 size_t

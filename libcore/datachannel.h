@@ -36,6 +36,16 @@
  * 50 MB/s holds 50e6 * 0.1 / 1024 ~ 4900 messages of 1024 bytes.
  */
 #define DC_WINDOW_DEFAULT 5000
+/*
+ * With dc_config.pace, the client keeps at most about two round trips'
+ * worth of messages in flight (the delivery rate seen in acks times the
+ * least round trip plus DC_PACE_SLACK_MS for scheduling delays), never
+ * fewer than DC_PACE_MIN and never more than the window. Anything beyond
+ * that would only wait in socket buffers: memory, and latency for every
+ * keystroke behind a bulk transfer.
+ */
+#define DC_PACE_MIN 256
+#define DC_PACE_SLACK_MS 10
 #define DC_WINDOW_MIN 2          /* the agent handshake needs two in flight */
 #define DC_WINDOW_MAX 100000     /* the official agent's buffer size */
 #define DC_INBUF_DEFAULT 5000    /* out-of-order messages kept (>= peer window) */
@@ -127,6 +137,7 @@ struct dc_config {
 	/* Agent, optional: DestinationId written into channel_closed. */
 	const char *target_id;
 	size_t window;          /* 0: DC_WINDOW_DEFAULT; clamped to MIN..MAX */
+	int pace;               /* size the window from rate and RTT (see DC_PACE_MIN) */
 	size_t inbuf;           /* 0: DC_INBUF_DEFAULT; clamped to 1..MAX */
 	uint32_t rto_initial_ms; /* 0: DC_RTO_INITIAL_MS */
 	uint32_t rto_min_ms;     /* 0: DC_RTO_MIN_MS (floor) */
@@ -151,6 +162,8 @@ struct dc_stats {
 	uint64_t decode_errors;           /* frames the codec refused */
 	uint64_t ignored;                 /* well-formed but unused messages */
 	uint64_t violations;              /* agent role: client misbehaviour */
+	uint64_t peak_in_flight;          /* most stream messages queued unacked */
+	uint64_t pace_window;             /* with pace: the window in force now */
 };
 
 struct dc;

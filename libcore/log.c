@@ -4,7 +4,17 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+long long
+log_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 int
 log_enabled(const struct logger *lg, int level)
@@ -24,6 +34,13 @@ log_msg(const struct logger *lg, int level, const char *fmt, ...)
 	n = snprintf(line, sizeof(line), "%s: ", lg->prefix ? lg->prefix : "ssm-proxy");
 	if (n < 0 || (size_t)n >= sizeof(line))
 		n = 0;
+	if (lg->t0_us != 0 && lg->level >= LL_DEBUG && lg->sink == NULL) {
+		long long d = log_now_us() - lg->t0_us;
+		int m = snprintf(line + n, sizeof(line) - (size_t)n, "[%lld.%03lld ms] ",
+		    d / 1000, d % 1000);
+		if (m > 0 && (size_t)m < sizeof(line) - (size_t)n)
+			n += m;
+	}
 	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	va_end(ap);

@@ -23,11 +23,17 @@ struct logger {
 	/* Optional sink; NULL writes "prefix: line\n" to stderr. */
 	void (*sink)(void *arg, int level, const char *line);
 	void *arg;
+	/* Nonzero: at -vv and above, lines start with the milliseconds since
+	 * this CLOCK_MONOTONIC instant (in microseconds), for connect timing. */
+	long long t0_us;
 };
 
 /* Logs one line (no trailing newline needed) if level <= lg->level. */
 void log_msg(const struct logger *lg, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* CLOCK_MONOTONIC now, in microseconds (for logger.t0_us). */
+long long log_now_us(void);
 
 /* Returns nonzero if a message at level would be shown. */
 int log_enabled(const struct logger *lg, int level);

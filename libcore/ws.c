@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 
 #include "buf.h"
 #include "loop.h"
+#include "mux.h"
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #define WS_MAX_HEAD (16 * 1024)   /* the 101 answer's head */
@@ -37,6 +39,7 @@
 
 struct ws {
 	CURL *curl;
+	struct mux *mux;  /* curl lives in it (an early connection); NULL: its own */
 	int fd;
 	wslay_event_context_ptr ctx;
 	struct ws_opts o;
@@ -52,10 +55,26 @@ struct ws {
 	int too_big;      /* a message above max_msg arrived */
 	int closing;      /* ws_close() was called */
 	int eof;          /* the peer closed the TCP/TLS stream */
+	size_t rd_limit;  /* ws_set_read_budget; 0: read until EAGAIN */
+	size_t rd_budget; /* socket bytes this ws_on_readable may still read */
+	int more;         /* stopped at the budget: more may be waiting */
+	int blocked;      /* recv_cb said "would block" (no bytes, or budget) */
+	unsigned long recv_calls;
 	int net_err;      /* a read or write failed */
 	char net_msg[CURL_ERROR_SIZE + 64];
 	char errbuf[CURL_ERROR_SIZE];
 	struct ws_stats st;
+};
+
+/* A connection opened before its URL was known (ws_pre_start). */
+struct ws_pre {
+	struct ws *w;          /* its curl handle (in the mux) and errbuf */
+	struct mux *mux;
+	int tls;
+	char *host, *port;     /* as parse_url gives them; port may be NULL */
+	char *ca_file;         /* NULL: the default store */
+	uint64_t deadline;     /* libcurl gives up on the connect by then */
+	const struct logger *lg;
 };
 
 /* A parsed URL, as far as the upgrade needs it. */
@@ -445,6 +464,7 @@ recv_cb(wslay_event_context_ptr ctx, uint8_t *data, size_t len, int flags, void 
 	CURLcode c;
 
 	(void)flags;
+	w->recv_calls++;
 	if (w->too_big) {
 		/* Stop reading a message we will not take. */
 		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
@@ -459,6 +479,13 @@ recv_cb(wslay_event_context_ptr ctx, uint8_t *data, size_t len, int flags, void 
 	if (buf_len(&w->in) == 0) {
 		uint8_t *p;
 
+		if (w->rd_budget == 0) {
+			/* TLS may hold decrypted bytes poll cannot see: say so. */
+			w->more = 1;
+			w->blocked = 1;
+			wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+			return -1;
+		}
 		buf_reset(&w->in);
 		if (buf_reserve(&w->in, WS_IN_CHUNK, &p) != 0) {
 			/* No memory for the big buffer: read into wslay's. */
@@ -470,8 +497,10 @@ recv_cb(wslay_event_context_ptr ctx, uint8_t *data, size_t len, int flags, void 
 		} else {
 			c = curl_easy_recv(w->curl, p, WS_IN_CHUNK, &n);
 			buf_truncate(&w->in, c == CURLE_OK ? n : 0);
-			if (c == CURLE_OK)
+			if (c == CURLE_OK) {
 				w->st.bytes_in += n;
+				w->rd_budget -= n < w->rd_budget ? n : w->rd_budget;
+			}
 		}
 	} else {
 		c = CURLE_OK;
@@ -482,6 +511,7 @@ recv_cb(wslay_event_context_ptr ctx, uint8_t *data, size_t len, int flags, void 
 		return (ssize_t)n;
 	}
 	if (c == CURLE_AGAIN) {
+		w->blocked = 1;
 		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
 		return -1;
 	}
@@ -644,33 +674,10 @@ msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *a,
 
 /* ---- public ---- */
 
-int
-ws_connect(struct ws **out, const char *url, const struct ws_opts *opts, struct err *e)
+/* Takes opts (defaults filled in) and sizes the buffers; no allocation. */
+static void
+ws_set_opts(struct ws *w, const struct ws_opts *opts)
 {
-	static const struct wslay_event_callbacks cbs = {
-		.recv_callback = recv_cb,
-		.send_callback = send_cb,
-		.genmask_callback = genmask_cb,
-		.on_frame_recv_start_callback = frame_start_cb,
-		.on_frame_recv_chunk_callback = frame_chunk_cb,
-		.on_frame_recv_end_callback = frame_end_cb,
-		.on_msg_recv_callback = msg_cb,
-	};
-	struct curl_tlssessioninfo *tls = NULL;
-	struct target t;
-	curl_socket_t sock = CURL_SOCKET_BAD;
-	struct ws *w;
-	CURLcode c;
-	int rc;
-
-	*out = NULL;
-	if ((rc = parse_url(url, &t, e)) != 0)
-		return rc;
-	w = calloc(1, sizeof(*w));
-	if (w == NULL) {
-		target_free(&t);
-		return err_set(e, E_NOMEM, "websocket: out of memory");
-	}
 	w->o = *opts;
 	if (w->o.connect_timeout_ms <= 0)
 		w->o.connect_timeout_ms = WS_DEFAULT_TIMEOUT_MS;
@@ -678,29 +685,76 @@ ws_connect(struct ws **out, const char *url, const struct ws_opts *opts, struct 
 		w->o.handshake_timeout_ms = WS_DEFAULT_TIMEOUT_MS;
 	if (w->o.max_msg == 0)
 		w->o.max_msg = WS_DEFAULT_MAX_MSG;
-	w->fd = -1;
 	buf_init(&w->pre, WS_MAX_HEAD + 4096);
 	buf_init(&w->msg, w->o.max_msg);
 	buf_init(&w->out, WS_OUT_MAX);
 	w->mask_off = sizeof(w->mask); /* empty: filled on first use */
 	buf_init(&w->in, WS_IN_CHUNK);
+}
+
+static struct ws *
+ws_alloc(const struct ws_opts *opts)
+{
+	struct ws *w = calloc(1, sizeof(*w));
+
+	if (w == NULL)
+		return NULL;
+	w->fd = -1;
+	ws_set_opts(w, opts);
+	return w;
+}
+
+static void
+log_target(const struct ws *w, const struct target *t, const char *how)
+{
 	/* The query can be long and is not needed to follow progress. */
-	log_verbose(w->o.lg, "websocket: connecting to %s://%s%s%s%s", t.tls ? "wss" : "ws",
-		    t.host, t.port ? ":" : "", t.port ? t.port : "", t.path);
+	log_verbose(w->o.lg, "websocket: %s %s://%s%s%s%s", how, t->tls ? "wss" : "ws",
+		    t->host, t->port ? ":" : "", t->port ? t->port : "", t->path);
 	{
 		/* A presigned query (EC2 Instance Connect) carries a signature and
 		 * maybe a session token: only the part before them is logged. */
-		const char *q = t.query ? t.query : "(none)", *amz = strstr(q, "X-Amz-");
+		const char *q = t->query ? t->query : "(none)", *amz = strstr(q, "X-Amz-");
 		log_debug(w->o.lg, "websocket: query %.*s%s", (int)(amz ? (size_t)(amz - q) : strlen(q)),
 			  q, amz ? "X-Amz-... (signature elided)" : "");
 	}
+}
 
+/*
+ * Tunes the TLS context before the handshake (a CONNECT_ONLY handle has no
+ * connection left for CURLINFO_TLS_SSL_PTR to show once connected):
+ * - moving write buffer: a write retried after CURLE_AGAIN may come from
+ *   another address once the output buffer has been compacted;
+ * - read-ahead: a run of records per recv(2) instead of two calls for
+ *   each record. Bytes then wait inside TLS where poll cannot see them:
+ *   ws_on_readable reads until EAGAIN or says so (ws_read_pending).
+ */
+static CURLcode
+ssl_ctx_cb(CURL *curl, void *ssl_ctx, void *arg)
+{
+	(void)curl;
+	(void)arg;
+	SSL_CTX_set_mode((SSL_CTX *)ssl_ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_read_ahead((SSL_CTX *)ssl_ctx, 1);
+	return CURLE_OK;
+}
+
+/* Nonzero if libcurl's TLS backend is OpenSSL (ssl_ctx_cb gets an SSL_CTX). */
+static int
+curl_uses_openssl(void)
+{
+	const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+
+	return v != NULL && v->ssl_version != NULL && strncmp(v->ssl_version, "OpenSSL/", 8) == 0;
+}
+
+/* Creates w->curl for a CONNECT_ONLY connect to t; 0 or E_NOMEM. */
+static int
+easy_setup(struct ws *w, const struct target *t, struct err *e)
+{
 	w->curl = curl_easy_init();
-	if (w->curl == NULL) {
-		rc = err_set(e, E_NOMEM, "websocket: cannot create a curl handle");
-		goto fail;
-	}
-	curl_easy_setopt(w->curl, CURLOPT_URL, t.curl_url);
+	if (w->curl == NULL)
+		return err_set(e, E_NOMEM, "websocket: cannot create a curl handle");
+	curl_easy_setopt(w->curl, CURLOPT_URL, t->curl_url);
 	curl_easy_setopt(w->curl, CURLOPT_CONNECT_ONLY, 1L);
 	curl_easy_setopt(w->curl, CURLOPT_ERRORBUFFER, w->errbuf);
 	curl_easy_setopt(w->curl, CURLOPT_NOSIGNAL, 1L);
@@ -711,42 +765,74 @@ ws_connect(struct ws **out, const char *url, const struct ws_opts *opts, struct 
 	curl_easy_setopt(w->curl, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 	if (w->o.ca_file != NULL && w->o.ca_file[0] != '\0')
 		curl_easy_setopt(w->curl, CURLOPT_CAINFO, w->o.ca_file);
+	if (t->tls && curl_uses_openssl())
+		curl_easy_setopt(w->curl, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb);
 	/* A proxy would only tunnel https; ws:// is loopback-only anyway. */
-	if (!t.tls)
+	if (!t->tls)
 		curl_easy_setopt(w->curl, CURLOPT_NOPROXY, "*");
+	return 0;
+}
+
+/* On the connected handle: takes the socket, runs the upgrade and sets
+ * up wslay. Returns 0 or E_* (E_NET: the connection is unusable). */
+static int
+ws_finish(struct ws *w, const struct target *t, struct err *e)
+{
+	static const struct wslay_event_callbacks cbs = {
+		.recv_callback = recv_cb,
+		.send_callback = send_cb,
+		.genmask_callback = genmask_cb,
+		.on_frame_recv_start_callback = frame_start_cb,
+		.on_frame_recv_chunk_callback = frame_chunk_cb,
+		.on_frame_recv_end_callback = frame_end_cb,
+		.on_msg_recv_callback = msg_cb,
+	};
+	curl_socket_t sock = CURL_SOCKET_BAD;
+	int rc;
+
+	if (curl_easy_getinfo(w->curl, CURLINFO_ACTIVESOCKET, &sock) != CURLE_OK ||
+	    sock == CURL_SOCKET_BAD)
+		return err_set(e, E_NET, "websocket: connect to %s: no socket", t->host);
+	w->fd = (int)sock;
+
+	rc = upgrade(w, t, loop_now_ms() + (uint64_t)w->o.handshake_timeout_ms, e);
+	if (rc != 0)
+		return rc;
+	if (wslay_event_context_client_init(&w->ctx, &cbs, w) != 0)
+		return err_set(e, E_NOMEM, "websocket: out of memory");
+	/* Size limits are checked per message in frame_start_cb, so wslay's
+	 * own (per frame in this mode) limit stays at its default. */
+	wslay_event_config_set_no_buffering(w->ctx, 1);
+	log_debug(w->o.lg, "websocket: connected to %s", t->host);
+	return 0;
+}
+
+int
+ws_connect(struct ws **out, const char *url, const struct ws_opts *opts, struct err *e)
+{
+	struct target t;
+	struct ws *w;
+	CURLcode c;
+	int rc;
+
+	*out = NULL;
+	if ((rc = parse_url(url, &t, e)) != 0)
+		return rc;
+	if ((w = ws_alloc(opts)) == NULL) {
+		target_free(&t);
+		return err_set(e, E_NOMEM, "websocket: out of memory");
+	}
+	log_target(w, &t, "connecting to");
+	if ((rc = easy_setup(w, &t, e)) != 0)
+		goto fail;
 	c = curl_easy_perform(w->curl);
 	if (c != CURLE_OK) {
 		rc = err_set(e, c == CURLE_OPERATION_TIMEDOUT ? E_TIMEOUT : E_NET,
 			     "websocket: connect to %s: %s", t.host, curl_msg(w, c));
 		goto fail;
 	}
-	if (curl_easy_getinfo(w->curl, CURLINFO_ACTIVESOCKET, &sock) != CURLE_OK ||
-	    sock == CURL_SOCKET_BAD) {
-		rc = err_set(e, E_NET, "websocket: connect to %s: no socket", t.host);
+	if ((rc = ws_finish(w, &t, e)) != 0)
 		goto fail;
-	}
-	w->fd = (int)sock;
-	/* wslay masks payload into a stack buffer, so a write retried after
-	 * CURLE_AGAIN carries the same bytes from another address. */
-	if (t.tls && curl_easy_getinfo(w->curl, CURLINFO_TLS_SSL_PTR, &tls) == CURLE_OK &&
-	    tls != NULL && tls->backend == CURLSSLBACKEND_OPENSSL && tls->internals != NULL) {
-		SSL_set_mode((SSL *)tls->internals, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-		/* Fewer reads: whole runs of records per system call. Safe because
-		 * ws_on_readable always reads until the connection has no more. */
-		SSL_set_read_ahead((SSL *)tls->internals, 1);
-	}
-
-	rc = upgrade(w, &t, loop_now_ms() + (uint64_t)w->o.handshake_timeout_ms, e);
-	if (rc != 0)
-		goto fail;
-	if (wslay_event_context_client_init(&w->ctx, &cbs, w) != 0) {
-		rc = err_set(e, E_NOMEM, "websocket: out of memory");
-		goto fail;
-	}
-	/* Size limits are checked per message in frame_start_cb, so wslay's
-	 * own (per frame in this mode) limit stays at its default. */
-	wslay_event_config_set_no_buffering(w->ctx, 1);
-	log_debug(w->o.lg, "websocket: connected to %s", t.host);
 	target_free(&t);
 	*out = w;
 	return 0;
@@ -756,6 +842,149 @@ fail:
 	return rc;
 }
 
+int
+ws_pre_start(struct ws_pre **out, struct mux *m, const char *url, const struct ws_opts *opts,
+	     struct err *e)
+{
+	struct ws_pre *p;
+	struct target t;
+	CURLcode cc;
+	int rc;
+
+	*out = NULL;
+	if ((rc = parse_url(url, &t, e)) != 0)
+		return rc;
+	if ((p = calloc(1, sizeof(*p))) == NULL || (p->w = ws_alloc(opts)) == NULL) {
+		free(p);
+		target_free(&t);
+		return err_set(e, E_NOMEM, "websocket: out of memory");
+	}
+	p->mux = m;
+	p->tls = t.tls;
+	p->lg = p->w->o.lg;
+	p->deadline = loop_now_ms() + (uint64_t)p->w->o.connect_timeout_ms;
+	if ((p->host = strdup(t.host)) == NULL || (t.port != NULL && (p->port = strdup(t.port)) == NULL) ||
+	    (opts->ca_file != NULL && opts->ca_file[0] != '\0' &&
+	     (p->ca_file = strdup(opts->ca_file)) == NULL)) {
+		rc = err_set(e, E_NOMEM, "websocket: out of memory");
+		goto fail;
+	}
+	if ((rc = easy_setup(p->w, &t, e)) != 0 || (rc = mux_add(m, p->w->curl, e)) != 0)
+		goto fail;
+	p->w->mux = m;
+	log_debug(p->lg, "websocket: connecting early to %s://%s%s%s", t.tls ? "wss" : "ws", t.host,
+		  t.port ? ":" : "", t.port ? t.port : "");
+	/* Starts the resolve and the TCP connect now. */
+	if (mux_poll(m, p->w->curl, &cc) < 0) {
+		rc = err_set(e, E_IO, "websocket: the curl multi interface failed");
+		goto fail;
+	}
+	target_free(&t);
+	*out = p;
+	return 0;
+fail:
+	target_free(&t);
+	ws_pre_free(p);
+	return rc;
+}
+
+void
+ws_pre_free(struct ws_pre *p)
+{
+	if (p == NULL)
+		return;
+	ws_free(p->w);
+	free(p->host);
+	free(p->port);
+	free(p->ca_file);
+	free(p);
+}
+
+/* Returns nonzero if both name the same scheme, host and port (a
+ * missing port is the scheme's default). */
+static int
+same_origin(int tls_a, const char *host_a, const char *port_a, const struct target *b)
+{
+	const char *pa = port_a != NULL ? port_a : tls_a ? "443" : "80";
+	const char *pb = b->port != NULL ? b->port : b->tls ? "443" : "80";
+
+	return tls_a == b->tls && strcasecmp(host_a, b->host) == 0 && strcmp(pa, pb) == 0;
+}
+
+int
+ws_same_origin(const char *a, const char *b)
+{
+	struct target ta, tb;
+	int same;
+
+	if (parse_url(a, &ta, NULL) != 0)
+		return 0;
+	if (parse_url(b, &tb, NULL) != 0) {
+		target_free(&ta);
+		return 0;
+	}
+	same = same_origin(ta.tls, ta.host, ta.port, &tb);
+	target_free(&ta);
+	target_free(&tb);
+	return same;
+}
+
+int
+ws_connect_pre(struct ws **out, struct ws_pre *p, const char *url, const struct ws_opts *opts,
+	       struct err *e)
+{
+	const char *why = NULL, *ca = opts->ca_file != NULL && opts->ca_file[0] != '\0' ?
+				      opts->ca_file : NULL;
+	struct target t;
+	struct ws *w;
+	CURLcode cc = CURLE_OK;
+	int rc;
+
+	*out = NULL;
+	if (p == NULL)
+		return ws_connect(out, url, opts, e);
+	if ((rc = parse_url(url, &t, e)) != 0) {
+		ws_pre_free(p);
+		return rc;
+	}
+	if (!same_origin(p->tls, p->host, p->port, &t) || (ca == NULL) != (p->ca_file == NULL) ||
+	    (ca != NULL && strcmp(ca, p->ca_file) != 0))
+		why = "it went elsewhere";
+	else if ((rc = mux_wait(p->mux, p->w->curl, p->deadline + 1000, &cc)) != 1)
+		why = rc == 0 ? "timed out" : "curl multi interface failed";
+	else if (cc != CURLE_OK)
+		why = curl_msg(p->w, cc);
+	if (why != NULL) {
+		/* Never an error by itself: the normal connect says what is wrong. */
+		log_debug(p->lg, "websocket: early connection to %s not used (%s)", p->host, why);
+		target_free(&t);
+		ws_pre_free(p);
+		return ws_connect(out, url, opts, e);
+	}
+	w = p->w;
+	p->w = NULL;
+	ws_pre_free(p);
+	/* The buffers are still empty: the caller's options replace the early ones. */
+	ws_set_opts(w, opts);
+	log_target(w, &t, "connecting to");
+	log_debug(w->o.lg, "websocket: on the early connection to %s", t.host);
+	rc = ws_finish(w, &t, e);
+	target_free(&t);
+	if (rc == E_NET) {
+		/* The early connection went stale (closed while the API call ran). */
+		log_debug(w->o.lg, "websocket: early connection unusable (%s); connecting anew",
+			  e != NULL ? e->msg : "network error");
+		ws_free(w);
+		return ws_connect(out, url, opts, e);
+	}
+	if (rc != 0) {
+		ws_free(w);
+		return rc;
+	}
+	*out = w;
+	return 0;
+}
+
 void
 ws_free(struct ws *w)
 {
@@ -763,6 +992,9 @@ ws_free(struct ws *w)
 		return;
 	if (w->ctx != NULL)
 		wslay_event_context_free(w->ctx);
+	/* Removing a CONNECT_ONLY handle from its multi closes its connection. */
+	if (w->curl != NULL && w->mux != NULL)
+		mux_remove(w->mux, w->curl);
 	if (w->curl != NULL)
 		curl_easy_cleanup(w->curl);
 	buf_free(&w->pre);
@@ -809,7 +1041,24 @@ ws_on_readable(struct ws *w, struct err *e)
 
 	if (w->ctx == NULL)
 		return err_set(e, E_INVAL, "websocket: not connected");
-	r = wslay_event_recv(w->ctx);
+	w->rd_budget = w->rd_limit != 0 ? w->rd_limit : SIZE_MAX;
+	w->more = 0;
+	/*
+	 * wslay returns when a frame header arrives in pieces, even with more
+	 * bytes at hand (in w->in, or read ahead inside TLS where poll cannot
+	 * see them): go on until a read would block, the budget is spent or
+	 * wslay stops asking.
+	 */
+	for (;;) {
+		unsigned long calls = w->recv_calls;
+
+		w->blocked = 0;
+		r = wslay_event_recv(w->ctx);
+		if (r != 0 || w->too_big || w->net_err || w->eof || w->blocked ||
+		    w->recv_calls == calls || !wslay_event_want_read(w->ctx) ||
+		    wslay_event_get_close_received(w->ctx))
+			break;
+	}
 	if (w->too_big) {
 		flush_quiet(w);
 		return err_set(e, E_RANGE, "websocket: message larger than %zu bytes", w->o.max_msg);
@@ -899,6 +1148,19 @@ int
 ws_send_text(struct ws *w, const void *data, size_t len, struct err *e)
 {
 	return send_msg(w, WSLAY_TEXT_FRAME, data, len, e);
+}
+
+void
+ws_set_read_budget(struct ws *w, size_t bytes)
+{
+	if (w != NULL)
+		w->rd_limit = bytes;
+}
+
+int
+ws_read_pending(const struct ws *w)
+{
+	return w != NULL && w->more && !w->eof && !w->net_err;
 }
 
 size_t

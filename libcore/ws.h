@@ -56,6 +56,8 @@ struct ws_stats {
 };
 
 struct ws;
+struct ws_pre;
+struct mux;
 
 /*
  * Connects to url (wss://host[:port]/path?query, or ws:// to 127.0.0.0/8,
@@ -66,6 +68,34 @@ struct ws;
  * E_TIMEOUT, E_PROTO (non-101 answer, bad Sec-WebSocket-Accept) or E_NOMEM.
  */
 int ws_connect(struct ws **out, const char *url, const struct ws_opts *opts, struct err *e);
+
+/*
+ * Early connect, to hide TCP+TLS behind the API call that yields the URL:
+ * ws_pre_start opens a CONNECT_ONLY connection to url's scheme, host and
+ * port inside m (non-blocking; path and query do not matter; opts'
+ * ca_file, connect_timeout_ms and lg are used) and returns at once. Later
+ * transfers driven through m (awsapi_set_mux) move it along. Returns 0,
+ * E_CONFIG (bad or refused URL), E_FULL, E_IO or E_NOMEM; on failure
+ * nothing is left in m.
+ */
+int ws_pre_start(struct ws_pre **out, struct mux *m, const char *url, const struct ws_opts *opts,
+                 struct err *e);
+/*
+ * As ws_connect, on p's connection when url has p's scheme, host and port
+ * (and opts the same CA bundle): waits for p's connect (its connect
+ * timeout), then upgrades. When url goes elsewhere, or p's connect failed
+ * or went stale, falls back to ws_connect (logged at debug level only).
+ * Consumes p (NULL: plain ws_connect). The websocket keeps its handle in
+ * p's mux: free it (ws_free) before the mux. Returns as ws_connect.
+ */
+int ws_connect_pre(struct ws **out, struct ws_pre *p, const char *url, const struct ws_opts *opts,
+                   struct err *e);
+/* Closes and frees an unused early connection; NULL is fine. */
+void ws_pre_free(struct ws_pre *p);
+/* Returns nonzero if URLs a and b (ws:// or wss://) name the same scheme,
+ * host and port (a missing port counts as the scheme's default). */
+int ws_same_origin(const char *a, const char *b);
+
 /* Closes the connection without a close frame and frees w; NULL is fine. */
 void ws_free(struct ws *w);
 
@@ -93,6 +123,16 @@ int ws_send_binary(struct ws *w, const void *data, size_t len, struct err *e);
 int ws_send_text(struct ws *w, const void *data, size_t len, struct err *e);
 /* Returns the payload bytes queued but not yet sent (for backpressure). */
 size_t ws_pending_out_bytes(const struct ws *w);
+/*
+ * Lets one ws_on_readable take at most about this many socket bytes (0,
+ * the default: until the socket has no more), so the caller can apply
+ * backpressure between bursts instead of after the whole socket buffer,
+ * which the kernel grows to megabytes. A caller that sets it must call
+ * ws_on_readable again, without waiting for poll, while ws_read_pending
+ * says so: the rest may already sit inside TLS where poll cannot see it.
+ */
+void ws_set_read_budget(struct ws *w, size_t bytes);
+int ws_read_pending(const struct ws *w);
 /* Queues a ping (the pong is counted in stats); as ws_send_binary. */
 int ws_ping(struct ws *w, struct err *e);
 /* Queues a close frame with code (no reason); as ws_send_binary. */

@@ -23,9 +23,13 @@
  * the ring keeps every unacked message anyway, so the copy queued for
  * sending need not grow to the whole window (memory). */
 #define WS_BACKLOG_MAX (256 * 1024)
+/* Socket bytes taken per websocket read, so stdout backpressure applies
+ * between bursts (see ws_set_read_budget). */
+#define WS_READ_BUDGET (256 * 1024)
 /* Stop reading the websocket while this much waits for stdout: the
- * agent then stalls on TCP backpressure, so memory stays bounded. */
-#define STDOUT_HIGH_WATER (4 * 1024 * 1024)
+ * agent then stalls on TCP backpressure, so memory stays bounded. Eight
+ * pipe buffers' worth keeps ssh fed; more would only be memory. */
+#define STDOUT_HIGH_WATER (512 * 1024)
 #define STDOUT_HARD_MAX (64 * 1024 * 1024)
 /* After stdin EOF: how long to wait for the agent's acks. */
 #define DRAIN_TIMEOUT_MS 5000
@@ -62,6 +66,7 @@ struct bridge {
 
 	/* websocket (re)connection and resume */
 	struct ws_opts wo;
+	struct ws_pre *pre;          /* early connection for the next connect */
 	uint8_t client_id[16];       /* one per process, as the official client */
 	int down;                    /* websocket lost, resuming */
 	uint64_t outage_since;       /* when it was lost */
@@ -383,7 +388,9 @@ channel_connect(struct bridge *b, const char *token, struct err *e)
 	int r;
 
 	buf_init(&open, 0);
-	if ((r = ws_connect(&w, b->o->stream_url, &b->wo, e)) != 0) {
+	r = ws_connect_pre(&w, b->pre, b->o->stream_url, &b->wo, e);
+	b->pre = NULL; /* consumed */
+	if (r != 0) {
 		err_prefix(e, "cannot open the data channel");
 		return r;
 	}
@@ -398,6 +405,7 @@ channel_connect(struct bridge *b, const char *token, struct err *e)
 		return r;
 	}
 	b->ws = w;
+	ws_set_read_budget(w, WS_READ_BUDGET);
 	b->peer_close = 0; /* a close code belongs to its own connection */
 	b->peer_close_why[0] = '\0';
 	b->frames_seen = ws_stats(w)->frames_in;
@@ -465,7 +473,17 @@ try_resume(struct bridge *b)
 	/* Hand ssh what we already have before blocking. */
 	if (buf_len(&b->out) > 0 && !b->stdout_gone)
 		on_stdout(b->loop, STDOUT_FILENO, LOOP_WRITE, b);
+	/* The new connection goes to the original StreamUrl (below): open it
+	 * while ResumeSession is in flight. A failure only costs the head start. */
+	if (b->o->mux != NULL && ws_pre_start(&b->pre, b->o->mux, b->o->stream_url, &b->wo, &e) != 0) {
+		log_debug(b->o->log, "no early data channel connection: %s", e.msg);
+		err_clear(&e);
+	}
 	r = awsapi_resume_session(b->o->api, b->o->session_id, &s, &e);
+	if (r != 0) {
+		ws_pre_free(b->pre);
+		b->pre = NULL;
+	}
 	if (r == 0) {
 		/*
 		 * The official client ignores the StreamUrl of ResumeSession and
@@ -603,6 +621,15 @@ before_sleep(struct loop *l, void *arg)
 			return;
 		/* Given up: the first resume attempt is due at once. */
 	}
+	/* As Redis does for TLS: a read cut short by its budget goes on here,
+	 * since poll cannot see bytes already inside TLS. */
+	if (b->ws != NULL && ws_read_pending(b->ws) && buf_len(&b->out) < STDOUT_HIGH_WATER &&
+	    (b->phase != PH_OUTPUT || loop_get_fd(l, ws_fd(b->ws)) >= 0)) {
+		on_ws(l, ws_fd(b->ws), LOOP_READ, b);
+		if (b->phase == PH_DONE)
+			return;
+		now = loop_now_ms();
+	}
 	next = dc_tick(b->dc, now);
 	if (b->in_len > 0)
 		push_input(b);
@@ -665,6 +692,8 @@ before_sleep(struct loop *l, void *arg)
 	}
 	if (b->down && b->retry_at < next)
 		next = b->retry_at;
+	if (b->ws != NULL && b->reading && ws_read_pending(b->ws))
+		next = now; /* no sleep: the rest of the read is due */
 
 	if (b->deadline != 0 && (b->phase == PH_DRAIN || b->phase == PH_FLUSH) && b->deadline < next)
 		next = b->deadline;
@@ -688,6 +717,7 @@ bridge_run(const struct bridge_opts *o, struct err *e)
 
 	memset(&b, 0, sizeof(b));
 	b.o = o;
+	b.pre = o->pre; /* ours from here on, whatever happens */
 	b.terminate_api = 1;
 	b.resume_ms = o->resume_timeout_ms == 0 ? BRIDGE_RESUME_DEFAULT_MS : o->resume_timeout_ms;
 	b.keepalive_ms = o->keepalive_ms > 0 ? o->keepalive_ms : BRIDGE_KEEPALIVE_DEFAULT_MS;
@@ -709,6 +739,7 @@ bridge_run(const struct bridge_opts *o, struct err *e)
 	dcfg.role = DC_CLIENT;
 	dcfg.client_version = DC_CLIENT_VERSION_DEFAULT;
 	dcfg.window = o->window;
+	dcfg.pace = 1;
 	dcfg.log = o->log;
 	memset(&dcb, 0, sizeof(dcb));
 	dcb.send_frame = dc_send_frame_cb;
@@ -758,10 +789,11 @@ bridge_run(const struct bridge_opts *o, struct err *e)
 		const struct dc_stats *st = dc_stats(b.dc);
 		log_verbose(o->log,
 		            "session %s: %llu bytes in, %llu bytes out, %llu retransmissions, "
-		            "%llu duplicates",
+		            "%llu duplicates, at most %llu messages in flight",
 		            o->session_id, (unsigned long long)st->bytes_in,
 		            (unsigned long long)st->bytes_out, (unsigned long long)st->retransmits,
-		            (unsigned long long)st->duplicates);
+		            (unsigned long long)st->duplicates,
+		            (unsigned long long)st->peak_in_flight);
 	}
 
 out:
@@ -774,6 +806,7 @@ out:
 		else
 			log_debug(o->log, "session %s terminated", o->session_id);
 	}
+	ws_pre_free(b.pre);
 	ws_free(b.ws);
 	dc_free(b.dc);
 	loop_free(b.loop);

@@ -12,6 +12,8 @@
 #include "log.h"
 
 struct awsapi;
+struct mux;
+struct ws_pre;
 
 #define BRIDGE_RESUME_DEFAULT_MS (180 * 1000)
 #define BRIDGE_KEEPALIVE_DEFAULT_MS (20 * 1000)
@@ -30,6 +32,12 @@ struct bridge_opts {
 	int keepalive_ms;           /* silence before a ping; twice this without any
 	                               frame means a dead path; 0: BRIDGE_KEEPALIVE_DEFAULT_MS */
 	const struct logger *log;
+	/* Early connects (ws_pre_start): the first connect uses pre (bridge_run
+	 * frees it in any case); each resume opens one to stream_url in mux
+	 * while ResumeSession runs there (api must use mux: awsapi_set_mux).
+	 * NULL: connect after the API call. */
+	struct mux *mux;
+	struct ws_pre *pre;
 };
 
 /*

@@ -26,14 +26,16 @@
 #include "eice.h"
 #include "log.h"
 #include "hostres.h"
+#include "mux.h"
 #include "target.h"
 #include "version.h"
+#include "ws.h"
 
 #define EXIT_FAIL 255 /* what ssh itself uses for connection failures */
 
-enum { OPT_MATCH = 1000, OPT_RESOLVE, OPT_NO_CACHE, OPT_SSMMESSAGES };
+enum { OPT_MATCH = 1000, OPT_RESOLVE, OPT_NO_CACHE, OPT_SSMMESSAGES, OPT_NO_EARLY };
 
-static struct logger logger = { LL_NOTICE, "ssm-proxy", NULL, NULL };
+static struct logger logger = { LL_NOTICE, "ssm-proxy", NULL, NULL, 0 };
 static int signal_pipe[2] = { -1, -1 };
 
 /* What awsapi needs to renew expiring credentials in place. */
@@ -82,8 +84,11 @@ usage(FILE *f)
 	        "              AWS_PROFILE, else \"default\")\n"
 	        "--ssmmessages-endpoint URL  send the data channel there (a PrivateLink\n"
 	        "              ssmmessages endpoint; default AWS_ENDPOINT_URL_SSMMESSAGES)\n"
-	        "--window N    stream messages in flight before waiting for acks\n"
-	        "              (default %d, sized for 50 MB/s at 100 ms round trip)\n"
+	        "--window N    at most N stream messages in flight before waiting for\n"
+	        "              acks (default %d, sized for 50 MB/s at 100 ms round trip;\n"
+	        "              fewer while the path needs fewer)\n"
+	        "--no-early-connect  open the data channel only once StartSession has\n"
+	        "              answered, not while it is in flight\n"
 	        "--resume-timeout S  keep resuming a lost data channel for S seconds\n"
 	        "              (default %d; 0: never resume)\n"
 	        "--keepalive S ping after S seconds of silence; as long again without an\n"
@@ -126,6 +131,34 @@ setup_signals(void)
 	return 0;
 }
 
+/*
+ * Opens the data channel's TCP+TLS connection while StartSession is in
+ * flight, to where its StreamUrl will most likely point, and makes the API
+ * calls run in *mux so both move at once (also for resumes). Any failure
+ * here only costs the head start.
+ */
+static void
+connect_early(struct awsapi *api, const char *ca_file, int timeout_ms, struct mux **mux,
+              struct ws_pre **pre)
+{
+	struct ws_opts wo;
+	struct err e = { 0, "" };
+	char origin[1200];
+
+	if (mux_new(mux, &e) != 0) {
+		log_debug(&logger, "no early data channel connection: %s", e.msg);
+		return;
+	}
+	awsapi_set_mux(api, *mux);
+	memset(&wo, 0, sizeof(wo));
+	wo.ca_file = ca_file;
+	wo.connect_timeout_ms = timeout_ms;
+	wo.lg = &logger;
+	if (awsapi_stream_origin(api, origin, sizeof(origin), &e) != 0 ||
+	    ws_pre_start(pre, *mux, origin, &wo, &e) != 0)
+		log_debug(&logger, "no early data channel connection: %s", e.msg);
+}
+
 static int
 die(const char *msg)
 {
@@ -146,6 +179,7 @@ main(int argc, char **argv)
 		{ "match", required_argument, NULL, OPT_MATCH },
 		{ "resolve", no_argument, NULL, OPT_RESOLVE },
 		{ "no-cache", no_argument, NULL, OPT_NO_CACHE },
+		{ "no-early-connect", no_argument, NULL, OPT_NO_EARLY },
 		{ "ssmmessages-endpoint", required_argument, NULL, OPT_SSMMESSAGES },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -160,7 +194,7 @@ main(int argc, char **argv)
 	struct resolve_host host;
 	struct resolve_instance inst;
 	struct hostres_opts ho;
-	int resolve_only = 0, no_cache = 0;
+	int resolve_only = 0, no_cache = 0, no_early = 0;
 	char target[32], *region = NULL, msg[ERR_MSG_MAX + 64];
 	struct creds creds;
 	struct creds_opts co;
@@ -168,11 +202,14 @@ main(int argc, char **argv)
 	struct awsapi *api = NULL;
 	struct ssm_session sess;
 	struct bridge_opts bo;
+	struct mux *mux = NULL;
+	struct ws_pre *pre = NULL;
 	struct eice_cli eic;
 	struct err e = { 0, "" };
 	long window = 0, resume_s = -1, keepalive_s = 0;
 	int c, port = 22, verbose = 0, quiet = 0, rc = EXIT_FAIL;
 
+	logger.t0_us = log_now_us();
 	memset(&creds, 0, sizeof(creds));
 	memset(&sess, 0, sizeof(sess));
 	memset(&eic, 0, sizeof(eic));
@@ -219,6 +256,9 @@ main(int argc, char **argv)
 			return hostres_match_status(optarg);
 		case OPT_RESOLVE:
 			resolve_only = 1;
+			break;
+		case OPT_NO_EARLY:
+			no_early = 1;
 			break;
 		case OPT_NO_CACHE:
 			no_cache = 1;
@@ -355,6 +395,8 @@ main(int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
+	if (!no_early)
+		connect_early(api, ca_file, 15000, &mux, &pre);
 	if (awsapi_start_session(api, target, (unsigned)port, &sess, &e) != 0)
 		goto fail;
 	log_verbose(&logger, "session %s started for %s port %d", sess.session_id, target, port);
@@ -371,6 +413,9 @@ main(int argc, char **argv)
 	bo.signal_fd = signal_pipe[0];
 	bo.api = api;
 	bo.log = &logger;
+	bo.mux = mux;
+	bo.pre = pre;
+	pre = NULL; /* the bridge's now */
 	if (bridge_run(&bo, &e) != 0)
 		goto fail;
 	rc = 0;
@@ -379,7 +424,11 @@ main(int argc, char **argv)
 fail:
 	die(e.msg[0] ? e.msg : err_str(e.code));
 out:
+	ws_pre_free(pre);
 	awsapi_session_free(&sess);
+	if (api != NULL)
+		awsapi_set_mux(api, NULL);
+	mux_free(mux);
 	awsapi_free(api);
 	creds_free(&creds);
 	awscfg_free(&cfg);

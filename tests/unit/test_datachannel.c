@@ -806,6 +806,38 @@ test_window(void **state)
 	sim_free(&s);
 }
 
+/* The outgoing ring starts small and grows while frames are in flight:
+ * data sent across several growths, with losses, arrives whole and in order. */
+static void
+test_ring_growth(void **state)
+{
+	struct sim s;
+	struct dc_config cc = { 0 };
+	static uint8_t data[600 * 1024];
+
+	(void)state;
+	cc.window = 1000;
+	sim_init(&s, &cc, NULL);
+	s.c2a.latency = s.a2c.latency = 10;
+	s.c2a.drop = 20;
+	handshake(&s);
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 7 + i / 1024);
+	assert_int_equal(dc_window_room(s.c.dc), 1000);
+	assert_int_equal(dc_send(s.c.dc, data, sizeof(data), s.now), sizeof(data));
+	assert_int_equal(dc_window_room(s.c.dc), 1000 - sizeof(data) / AGENTMSG_STREAM_CHUNK);
+	s.c.src = data;
+	s.c.srclen = sizeof(data);
+	s.c.srcoff = sizeof(data);
+	assert_true(run(&s, transfer_done, 1000000));
+	assert_int_equal(s.a.rxlen, sizeof(data));
+	assert_memory_equal(s.a.rx, data, sizeof(data));
+	assert_int_equal(dc_stats(s.c.dc)->peak_in_flight, sizeof(data) / AGENTMSG_STREAM_CHUNK);
+	assert_int_equal(dc_window_room(s.c.dc), 1000);
+	assert_int_equal(dc_violations(s.a.dc), 0);
+	sim_free(&s);
+}
+
 static void
 test_kms(void **state)
 {
@@ -1449,6 +1481,7 @@ main(void)
 		cmocka_unit_test(test_not_ready_buffered),
 		cmocka_unit_test(test_pause),
 		cmocka_unit_test(test_window),
+		cmocka_unit_test(test_ring_growth),
 		cmocka_unit_test(test_kms),
 		cmocka_unit_test(test_unknown_action),
 		cmocka_unit_test(test_session_type),
