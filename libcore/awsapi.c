@@ -6,6 +6,7 @@
 #include "mux.h"
 #include "sigv4.h"
 #include "version.h"
+#include "xmllib.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -14,7 +15,6 @@
 #include <time.h>
 
 #include <curl/curl.h>
-#include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -41,6 +41,7 @@ struct awsapi {
 	void *refresh_arg;
 	char *ssmmessages; /* data-channel endpoint override; NULL: none */
 	struct mux *mux;   /* requests run inside it; NULL: curl_easy_perform */
+	struct xmllib xml; /* loaded by the first Query call or XML error answer */
 };
 
 int
@@ -110,7 +111,14 @@ awsapi_free(struct awsapi *api)
 		curl_easy_cleanup(api->curl);
 	free(api->ca_file);
 	free(api->ssmmessages);
+	xmllib_unload(&api->xml);
 	free(api);
+}
+
+const struct xmllib *
+awsapi_xml(const struct awsapi *api)
+{
+	return &api->xml;
 }
 
 void
@@ -192,10 +200,12 @@ awsapi_is_throttle(const char *code)
 /*
  * Extracts an AWS error code and message from a JSON body ({"__type",
  * "message"}) or a Query/XML body (<Error><Code>/<Message>), whichever the
- * body holds. Missing parts come back empty.
+ * body holds. Missing parts come back empty, also when x (loaded here on
+ * first need) cannot be loaded: the caller then reports the HTTP status.
  */
 static void
-parse_error(const struct buf *body, char *code, size_t codelen, char *msg, size_t msglen)
+parse_error(struct xmllib *x, const struct buf *body, char *code, size_t codelen, char *msg,
+            size_t msglen)
 {
 	const char *s;
 
@@ -226,16 +236,15 @@ parse_error(const struct buf *body, char *code, size_t codelen, char *msg, size_
 		cJSON_Delete(j);
 		return;
 	}
-	if (buf_ptr(body)[0] == '<' && buf_len(body) < (size_t)INT32_MAX) {
-		xmlDocPtr doc = xmlReadMemory((const char *)buf_ptr(body), (int)buf_len(body), NULL, NULL,
-		                              XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	if (buf_ptr(body)[0] == '<' && xmllib_load(x, NULL) == 0) {
+		xmlDocPtr doc = xmllib_parse(x, buf_ptr(body), buf_len(body));
 		if (doc == NULL)
 			return;
 		/* Depth-first: the first <Code> and <Message> anywhere (EC2 nests
 		 * them under Errors/Error, STS under Error). */
 		xmlNodePtr stack[64];
 		int sp = 0;
-		stack[sp++] = xmlDocGetRootElement(doc);
+		stack[sp++] = x->root(doc);
 		while (sp > 0) {
 			xmlNodePtr n = stack[--sp];
 			for (; n != NULL; n = n->next) {
@@ -244,13 +253,13 @@ parse_error(const struct buf *body, char *code, size_t codelen, char *msg, size_
 				const char *name = (const char *)n->name;
 				if ((strcmp(name, "Code") == 0 && code[0] == '\0') ||
 				    (strcmp(name, "Message") == 0 && msg[0] == '\0')) {
-					xmlChar *c = xmlNodeGetContent(n);
+					xmlChar *c = x->content(n);
 					if (c != NULL) {
 						if (name[0] == 'C')
 							snprintf(code, codelen, "%s", (const char *)c);
 						else
 							snprintf(msg, msglen, "%s", (const char *)c);
-						xmlFree(c);
+						xmllib_free(x, c);
 					}
 				} else if (n->children != NULL && sp < 63) {
 					if (n->next != NULL)
@@ -260,7 +269,7 @@ parse_error(const struct buf *body, char *code, size_t codelen, char *msg, size_
 				}
 			}
 		}
-		xmlFreeDoc(doc);
+		x->free_doc(doc);
 	}
 }
 
@@ -276,9 +285,10 @@ clean_text(char *s)
 
 /* parse_error, with the results made safe for a one-line message. */
 static void
-error_parts(const struct buf *body, char *code, size_t codelen, char *msg, size_t msglen)
+error_parts(struct xmllib *x, const struct buf *body, char *code, size_t codelen, char *msg,
+            size_t msglen)
 {
-	parse_error(body, code, codelen, msg, msglen);
+	parse_error(x, body, code, codelen, msg, msglen);
 	clean_text(code);
 	clean_text(msg);
 }
@@ -287,12 +297,16 @@ int
 awsapi_parse_error(const void *body, size_t len, char *code, size_t codelen, char *msg,
                    size_t msglen)
 {
+	struct xmllib x;
 	struct buf b;
 
 	if (code == NULL || msg == NULL || codelen == 0 || msglen == 0)
 		return E_INVAL;
+	/* No client here: a libxml2 reference of its own, for XML bodies only. */
+	memset(&x, 0, sizeof(x));
 	buf_view(&b, body, body != NULL ? len : 0);
-	error_parts(&b, code, codelen, msg, msglen);
+	error_parts(&x, &b, code, codelen, msg, msglen);
+	xmllib_unload(&x);
 	return 0;
 }
 
@@ -378,7 +392,7 @@ clock_skewed(struct awsapi *api, const struct awsapi_response *resp)
 	char code[128], msg[512];
 	time_t server, now;
 
-	error_parts(&resp->body, code, sizeof(code), msg, sizeof(msg));
+	error_parts(&api->xml, &resp->body, code, sizeof(code), msg, sizeof(msg));
 	if (strcmp(code, "RequestTimeTooSkewed") != 0 && strcmp(code, "RequestExpired") != 0 &&
 	    strcmp(code, "RequestInTheFuture") != 0 &&
 	    !((strcmp(code, "InvalidSignatureException") == 0 ||
@@ -569,7 +583,7 @@ awsapi_request(struct awsapi *api, const char *service, const char *method, cons
 		}
 		if (resp->status == 429 || resp->status >= 500 || resp->status == 400) {
 			int retry = resp->status != 400;
-			error_parts(&resp->body, code, sizeof(code), msg, sizeof(msg));
+			error_parts(&api->xml, &resp->body, code, sizeof(code), msg, sizeof(msg));
 			if (awsapi_is_throttle(code))
 				retry = 1;
 			if (retry && attempt + 1 < api->max_attempts) {
@@ -585,11 +599,11 @@ awsapi_request(struct awsapi *api, const char *service, const char *method, cons
 
 /* Describes a failed response as "CODE: message" (or the HTTP status). */
 static void
-describe_failure(const struct awsapi_response *resp, char *out, size_t outlen)
+describe_failure(struct awsapi *api, const struct awsapi_response *resp, char *out, size_t outlen)
 {
 	char code[128], msg[512];
 
-	error_parts(&resp->body, code, sizeof(code), msg, sizeof(msg));
+	error_parts(&api->xml, &resp->body, code, sizeof(code), msg, sizeof(msg));
 	if (code[0] && msg[0])
 		snprintf(out, outlen, "%s: %s", code, msg);
 	else if (code[0])
@@ -625,7 +639,7 @@ awsapi_json(struct awsapi *api, const char *service, const char *target_prefix, 
 		return err_prefix(e, "%s failed", op);
 	}
 	if (resp.status != 200) {
-		describe_failure(&resp, why, sizeof(why));
+		describe_failure(api, &resp, why, sizeof(why));
 		awsapi_response_free(&resp);
 		return err_set(e, E_AWS, "%s failed: %s", op, why);
 	}
@@ -652,6 +666,9 @@ awsapi_query(struct awsapi *api, const char *service, const char *action, const 
 	int r = 0;
 
 	*out = NULL;
+	/* Before the request: without libxml2 its answer could not be read. */
+	if ((r = xmllib_load(&api->xml, e)) != 0)
+		return err_prefix(e, "%s failed", action);
 	buf_init(&body, MAX_RESPONSE);
 	if (buf_putf(&body, "Action=%s&Version=%s", action, version) != 0)
 		r = err_set(e, E_NOMEM, "out of memory");
@@ -675,13 +692,11 @@ awsapi_query(struct awsapi *api, const char *service, const char *action, const 
 		return err_prefix(e, "%s failed", action);
 	}
 	if (resp.status != 200) {
-		describe_failure(&resp, why, sizeof(why));
+		describe_failure(api, &resp, why, sizeof(why));
 		awsapi_response_free(&resp);
 		return err_set(e, E_AWS, "%s failed: %s", action, why);
 	}
-	if (buf_len(&resp.body) < (size_t)INT32_MAX)
-		*out = xmlReadMemory((const char *)buf_ptr(&resp.body), (int)buf_len(&resp.body), NULL,
-		                     NULL, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	*out = xmllib_parse(&api->xml, buf_ptr(&resp.body), buf_len(&resp.body));
 	awsapi_response_free(&resp);
 	if (*out == NULL)
 		return err_set(e, E_AWS, "%s failed: the answer is not valid XML", action);

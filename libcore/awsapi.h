@@ -18,6 +18,7 @@
 #include "buf.h"
 #include "err.h"
 #include "log.h"
+#include "xmllib.h"
 
 struct creds;
 struct awscfg;
@@ -121,11 +122,18 @@ struct awsapi_param {
 /*
  * Calls a Query protocol operation (EC2, STS): POSTs Action, Version and
  * params form-encoded to service's endpoint; on HTTP 200 stores the parsed
- * XML answer in *out (caller frees with xmlFreeDoc). AWS errors become
- * E_AWS with a message such as "DescribeInstances failed: AuthFailure: ...".
+ * XML answer in *out (caller frees with awsapi_xml(api)->free_doc, before
+ * awsapi_free). AWS errors become E_AWS with a message such as
+ * "DescribeInstances failed: AuthFailure: ..."; E_CONFIG if libxml2 cannot
+ * be loaded (xmllib.h: it is loaded on the first call).
  */
 int awsapi_query(struct awsapi *api, const char *service, const char *action, const char *version,
                  const struct awsapi_param *params, size_t nparams, xmlDoc **out, struct err *e);
+/*
+ * libxml2 as the client loaded it, for reading a document awsapi_query
+ * returned (loaded whenever there is one); valid until awsapi_free.
+ */
+const struct xmllib *awsapi_xml(const struct awsapi *api);
 
 /* SSM StartSession with AWS-StartSSHSession on port; returns 0 or E_*. */
 int awsapi_start_session(struct awsapi *api, const char *target, unsigned port,

@@ -151,34 +151,25 @@ child(xmlNodePtr n, const char *name)
 
 /* Copies the text of child name of n into out (empty if absent). */
 static void
-child_text(xmlNodePtr n, const char *name, char *out, size_t outlen)
+child_text(const struct xmllib *x, xmlNodePtr n, const char *name, char *out, size_t outlen)
 {
 	xmlNodePtr c = child(n, name);
 	xmlChar *t;
 
 	out[0] = '\0';
-	if (c == NULL || (t = xmlNodeGetContent(c)) == NULL)
+	if (c == NULL || (t = x->content(c)) == NULL)
 		return;
 	snprintf(out, outlen, "%s", (const char *)t);
 	/* Text from the network ends up in messages and URLs: no control bytes. */
 	for (char *p = out; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = '?';
-	xmlFree(t);
-}
-
-static xmlDocPtr
-parse_xml(const void *xml, size_t len)
-{
-	if (xml == NULL || len == 0 || len > (size_t)INT32_MAX)
-		return NULL;
-	return xmlReadMemory((const char *)xml, (int)len, NULL, NULL,
-			     XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	xmllib_free(x, t);
 }
 
 /*
  * Calls EC2 action op through awsapi_query. Returns 0 with the XML answer
- * in *doc (xmlFreeDoc it), E_AUTH for access denied, E_NOTFOUND for the
+ * in *doc (awsapi_xml(api)->free_doc it), E_AUTH for access denied, E_NOTFOUND for the
  * *.NotFound codes, or awsapi_query's errors.
  */
 static int
@@ -202,13 +193,14 @@ ec2_query(struct awsapi *api, const char *op, const struct awsapi_param *params,
 
 /* Fills out from the instance named id in a DescribeInstances answer. */
 static int
-instance_from_doc(xmlDoc *doc, const char *id, struct eic_instance *out, struct err *e)
+instance_from_doc(const struct xmllib *x, xmlDoc *doc, const char *id, struct eic_instance *out,
+		  struct err *e)
 {
 	xmlNodePtr res, inst;
 	char iid[sizeof(out->id)];
 
 	memset(out, 0, sizeof(*out));
-	res = child(xmlDocGetRootElement(doc), "reservationSet");
+	res = child(x->root(doc), "reservationSet");
 	for (xmlNodePtr r = res ? res->children : NULL; r != NULL; r = r->next) {
 		if (r->type != XML_ELEMENT_NODE || strcmp((const char *)r->name, "item") != 0)
 			continue;
@@ -216,15 +208,15 @@ instance_from_doc(xmlDoc *doc, const char *id, struct eic_instance *out, struct 
 		for (xmlNodePtr i = inst ? inst->children : NULL; i != NULL; i = i->next) {
 			if (i->type != XML_ELEMENT_NODE || strcmp((const char *)i->name, "item") != 0)
 				continue;
-			child_text(i, "instanceId", iid, sizeof(iid));
+			child_text(x, i, "instanceId", iid, sizeof(iid));
 			if (strcmp(iid, id) != 0)
 				continue;
 			snprintf(out->id, sizeof(out->id), "%s", iid);
-			child_text(child(i, "instanceState"), "name", out->state, sizeof(out->state));
+			child_text(x, child(i, "instanceState"), "name", out->state, sizeof(out->state));
 			/* Direct children only: network interfaces repeat these names. */
-			child_text(i, "privateIpAddress", out->private_ip, sizeof(out->private_ip));
-			child_text(i, "vpcId", out->vpc_id, sizeof(out->vpc_id));
-			child_text(i, "subnetId", out->subnet_id, sizeof(out->subnet_id));
+			child_text(x, i, "privateIpAddress", out->private_ip, sizeof(out->private_ip));
+			child_text(x, i, "vpcId", out->vpc_id, sizeof(out->vpc_id));
+			child_text(x, i, "subnetId", out->subnet_id, sizeof(out->subnet_id));
 			return 0;
 		}
 	}
@@ -235,14 +227,21 @@ int
 eic_parse_instance(const void *xml, size_t len, const char *id, struct eic_instance *out,
 		   struct err *e)
 {
-	xmlDocPtr doc = parse_xml(xml, len);
+	struct xmllib x;
+	xmlDocPtr doc;
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	if (doc == NULL)
-		return err_set(e, E_PROTO, "DescribeInstances answer is not XML");
-	r = instance_from_doc(doc, id, out, e);
-	xmlFreeDoc(doc);
+	memset(&x, 0, sizeof(x));
+	if ((r = xmllib_load(&x, e)) != 0)
+		return r;
+	if ((doc = xmllib_parse(&x, xml, len)) == NULL) {
+		r = err_set(e, E_PROTO, "DescribeInstances answer is not XML");
+	} else {
+		r = instance_from_doc(&x, doc, id, out, e);
+		x.free_doc(doc);
+	}
+	xmllib_unload(&x);
 	return r;
 }
 
@@ -262,8 +261,8 @@ eic_describe_instance(struct awsapi *api, const char *instance_id, struct eic_in
 			err_prefix(e, "no instance %s in this region", instance_id);
 		return r;
 	}
-	r = instance_from_doc(doc, instance_id, out, e);
-	xmlFreeDoc(doc);
+	r = instance_from_doc(awsapi_xml(api), doc, instance_id, out, e);
+	awsapi_xml(api)->free_doc(doc);
 	if (r == E_NOTFOUND)
 		return err_set(e, r, "no instance %s in this region", instance_id);
 	if (r != 0)
@@ -277,10 +276,10 @@ eic_describe_instance(struct awsapi *api, const char *instance_id, struct eic_in
 
 /* Reads the endpoints of a DescribeInstanceConnectEndpoints answer. */
 static int
-endpoints_from_doc(xmlDoc *doc, struct eic_endpoint **eps, size_t *n, char *next,
-		   size_t nextlen, struct err *e)
+endpoints_from_doc(const struct xmllib *x, xmlDoc *doc, struct eic_endpoint **eps, size_t *n,
+		   char *next, size_t nextlen, struct err *e)
 {
-	xmlNodePtr root = xmlDocGetRootElement(doc), set;
+	xmlNodePtr root = x->root(doc), set;
 	size_t cap = 0, cnt = 0;
 	struct eic_endpoint *v = NULL;
 
@@ -306,15 +305,15 @@ endpoints_from_doc(xmlDoc *doc, struct eic_endpoint **eps, size_t *n, char *next
 		}
 		ep = &v[cnt++];
 		memset(ep, 0, sizeof(*ep));
-		child_text(i, "instanceConnectEndpointId", ep->id, sizeof(ep->id));
-		child_text(i, "state", ep->state, sizeof(ep->state));
-		child_text(i, "dnsName", ep->dns_name, sizeof(ep->dns_name));
-		child_text(i, "fipsDnsName", ep->fips_dns_name, sizeof(ep->fips_dns_name));
-		child_text(i, "vpcId", ep->vpc_id, sizeof(ep->vpc_id));
-		child_text(i, "subnetId", ep->subnet_id, sizeof(ep->subnet_id));
+		child_text(x, i, "instanceConnectEndpointId", ep->id, sizeof(ep->id));
+		child_text(x, i, "state", ep->state, sizeof(ep->state));
+		child_text(x, i, "dnsName", ep->dns_name, sizeof(ep->dns_name));
+		child_text(x, i, "fipsDnsName", ep->fips_dns_name, sizeof(ep->fips_dns_name));
+		child_text(x, i, "vpcId", ep->vpc_id, sizeof(ep->vpc_id));
+		child_text(x, i, "subnetId", ep->subnet_id, sizeof(ep->subnet_id));
 	}
 	if (nextlen > 0)
-		child_text(root, "nextToken", next, nextlen);
+		child_text(x, root, "nextToken", next, nextlen);
 	*eps = v;
 	*n = cnt;
 	return 0;
@@ -324,15 +323,22 @@ int
 eic_parse_endpoints(const void *xml, size_t len, struct eic_endpoint **eps, size_t *n, char *next,
 		    size_t nextlen, struct err *e)
 {
-	xmlDocPtr doc = parse_xml(xml, len);
+	struct xmllib x;
+	xmlDocPtr doc;
 	int r;
 
 	*eps = NULL;
 	*n = 0;
-	if (doc == NULL)
-		return err_set(e, E_PROTO, "DescribeInstanceConnectEndpoints answer is not XML");
-	r = endpoints_from_doc(doc, eps, n, next, nextlen, e);
-	xmlFreeDoc(doc);
+	memset(&x, 0, sizeof(x));
+	if ((r = xmllib_load(&x, e)) != 0)
+		return r;
+	if ((doc = xmllib_parse(&x, xml, len)) == NULL) {
+		r = err_set(e, E_PROTO, "DescribeInstanceConnectEndpoints answer is not XML");
+	} else {
+		r = endpoints_from_doc(&x, doc, eps, n, next, nextlen, e);
+		x.free_doc(doc);
+	}
+	xmllib_unload(&x);
 	return r;
 }
 
@@ -412,8 +418,8 @@ eic_find_endpoint(struct awsapi *api, const struct eic_instance *inst, const cha
 				r = err_set(e, E_NOTFOUND, "no EC2 Instance Connect Endpoint %s", want_id);
 			break;
 		}
-		r = endpoints_from_doc(doc, &eps, &n, next, sizeof(next), e);
-		xmlFreeDoc(doc);
+		r = endpoints_from_doc(awsapi_xml(api), doc, &eps, &n, next, sizeof(next), e);
+		awsapi_xml(api)->free_doc(doc);
 		if (r != 0)
 			break;
 		grown = n ? realloc(all, (nall + n) * sizeof(*all)) : all;

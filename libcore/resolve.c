@@ -324,17 +324,18 @@ xnext(xmlNode *n, const char *name)
 
 /* Copies the text of n's child name into out ("" when absent). */
 static void
-xtext(const xmlNode *n, const char *name, char *out, size_t outlen)
+xtext(const struct xmllib *x, const xmlNode *n, const char *name, char *out, size_t outlen)
 {
 	xmlNode *c = name ? xchild(n, name) : (xmlNode *)n;
-	xmlChar *s = c ? xmlNodeGetContent(c) : NULL;
+	xmlChar *s = c ? x->content(c) : NULL;
 
 	snprintf(out, outlen, "%s", s ? (const char *)s : "");
-	xmlFree(s);
+	xmllib_free(x, s);
 }
 
 static int
-add_instance(struct cands *c, xmlNode *inst, const char *tagkey, struct err *e)
+add_instance(const struct xmllib *x, struct cands *c, xmlNode *inst, const char *tagkey,
+             struct err *e)
 {
 	struct cand *k;
 	xmlNode *tags, *t;
@@ -344,18 +345,18 @@ add_instance(struct cands *c, xmlNode *inst, const char *tagkey, struct err *e)
 		return err_set(e, E_RANGE, "more than %d instances match", MAX_CANDIDATES);
 	if ((k = cands_add(c)) == NULL)
 		return err_set(e, E_NOMEM, "out of memory");
-	xtext(inst, "instanceId", k->i.id, sizeof(k->i.id));
-	xtext(xchild(inst, "instanceState"), "name", k->i.state, sizeof(k->i.state));
-	xtext(inst, "privateIpAddress", k->i.private_ip, sizeof(k->i.private_ip));
-	xtext(inst, "ipAddress", k->i.public_ip, sizeof(k->i.public_ip));
+	xtext(x, inst, "instanceId", k->i.id, sizeof(k->i.id));
+	xtext(x, xchild(inst, "instanceState"), "name", k->i.state, sizeof(k->i.state));
+	xtext(x, inst, "privateIpAddress", k->i.private_ip, sizeof(k->i.private_ip));
+	xtext(x, inst, "ipAddress", k->i.public_ip, sizeof(k->i.public_ip));
 	tags = xchild(inst, "tagSet");
 	for (t = xchild(tags, "item"); t != NULL; t = xnext(t, "item")) {
-		xtext(t, "key", key, sizeof(key));
+		xtext(x, t, "key", key, sizeof(key));
 		if (strcmp(key, "Name") == 0)
-			xtext(t, "value", k->i.name, sizeof(k->i.name));
+			xtext(x, t, "value", k->i.name, sizeof(k->i.name));
 		/* Any case: the exact match was the server's filter already. */
 		if (tagkey != NULL && strcasecmp(key, tagkey) == 0) {
-			xtext(t, "value", k->tagval, sizeof(k->tagval));
+			xtext(x, t, "value", k->tagval, sizeof(k->tagval));
 			k->has_tag = 1;
 		}
 	}
@@ -383,6 +384,7 @@ describe(const struct resolve_opts *o, const char *f1, const char *v1, const cha
 		size_t np = 0;
 		int fi = 1;
 		char names[3][32], values[3][32]; /* "Filter.N.Value.1" for any int N */
+		const struct xmllib *x;
 		xmlDoc *doc = NULL;
 		xmlNode *root, *res, *inst;
 
@@ -408,14 +410,15 @@ describe(const struct resolve_opts *o, const char *f1, const char *v1, const cha
 		}
 		if ((r = awsapi_query(o->api, "ec2", "DescribeInstances", EC2_VERSION, p, np, &doc, e)) != 0)
 			return r;
-		root = xmlDocGetRootElement(doc);
+		x = awsapi_xml(o->api);
+		root = x->root(doc);
 		for (res = xchild(xchild(root, "reservationSet"), "item"); res && r == 0;
 		     res = xnext(res, "item"))
 			for (inst = xchild(xchild(res, "instancesSet"), "item"); inst && r == 0;
 			     inst = xnext(inst, "item"))
-				r = add_instance(out, inst, tagkey, e);
-		xtext(root, "nextToken", token, sizeof(token));
-		xmlFreeDoc(doc);
+				r = add_instance(x, out, inst, tagkey, e);
+		xtext(x, root, "nextToken", token, sizeof(token));
+		x->free_doc(doc);
 		if (r != 0 || token[0] == '\0')
 			return r;
 		log_debug(o->log, "DescribeInstances: next page");

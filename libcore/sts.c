@@ -37,9 +37,10 @@ wipe_doc(xmlNode *n)
 }
 
 static int
-parse_answer(xmlDoc *doc, const char *action, struct creds *out, struct err *e)
+parse_answer(const struct xmllib *x, xmlDoc *doc, const char *action, struct creds *out,
+             struct err *e)
 {
-	xmlNode *c = find(xmlDocGetRootElement(doc), "Credentials");
+	xmlNode *c = find(x->root(doc), "Credentials");
 	xmlChar *ak = NULL, *sk = NULL, *tok = NULL, *exp = NULL;
 	time_t t = 0;
 	int r;
@@ -47,13 +48,13 @@ parse_answer(xmlDoc *doc, const char *action, struct creds *out, struct err *e)
 	if (c != NULL) {
 		xmlNode *n;
 		if ((n = find(c->children, "AccessKeyId")) != NULL)
-			ak = xmlNodeGetContent(n);
+			ak = x->content(n);
 		if ((n = find(c->children, "SecretAccessKey")) != NULL)
-			sk = xmlNodeGetContent(n);
+			sk = x->content(n);
 		if ((n = find(c->children, "SessionToken")) != NULL)
-			tok = xmlNodeGetContent(n);
+			tok = x->content(n);
 		if ((n = find(c->children, "Expiration")) != NULL)
-			exp = xmlNodeGetContent(n);
+			exp = x->content(n);
 	}
 	if (ak == NULL || sk == NULL || tok == NULL || *ak == '\0' || *sk == '\0')
 		r = err_set(e, E_AWS, "%s failed: the answer has no Credentials", action);
@@ -67,10 +68,10 @@ parse_answer(xmlDoc *doc, const char *action, struct creds *out, struct err *e)
 		OPENSSL_cleanse(sk, strlen((const char *)sk));
 	if (tok != NULL)
 		OPENSSL_cleanse(tok, strlen((const char *)tok));
-	xmlFree(ak);
-	xmlFree(sk);
-	xmlFree(tok);
-	xmlFree(exp);
+	xmllib_free(x, ak);
+	xmllib_free(x, sk);
+	xmllib_free(x, tok);
+	xmllib_free(x, exp);
 	return r;
 }
 
@@ -95,12 +96,14 @@ call(const struct sts_opts *o, const struct creds *src, const char *action,
 	if ((r = awsapi_new(&api, &ao, e)) != 0)
 		return r;
 	r = awsapi_query(api, "sts", action, STS_VERSION, p, np, &doc, e);
+	if (r == 0) {
+		/* The api holds libxml2: free the document first. */
+		const struct xmllib *x = awsapi_xml(api);
+		r = parse_answer(x, doc, action, out, e);
+		wipe_doc(x->root(doc));
+		x->free_doc(doc);
+	}
 	awsapi_free(api);
-	if (r != 0)
-		return r;
-	r = parse_answer(doc, action, out, e);
-	wipe_doc(xmlDocGetRootElement(doc));
-	xmlFreeDoc(doc);
 	return r;
 }
 
