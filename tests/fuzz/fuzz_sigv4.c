@@ -10,6 +10,8 @@
 #include "fuzz.h"
 #include "sigv4.h"
 
+#include <strings.h>
+
 #define MAX_HEADERS 12
 
 static const char AK[] = "AKIDEXAMPLE";
@@ -80,7 +82,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rq.nheaders = nh + 1;
 	(void)sigv4_verify(&rq, AK, SK, "us-east-1", "ssm", 0, &e);
 
-	/* Sign it ourselves: the verifier must accept the result. */
+	/* Sign it ourselves: the verifier must accept the result, unless the
+	 * caller set x-amz-content-sha256 itself (signed as given; the
+	 * verifier, as a server, holds it against the body). */
+	for (size_t i = 0; i < nh; i++)
+		if (strcasecmp(h[i].name, "x-amz-content-sha256") == 0)
+			goto out;
 	rq.nheaders = nh;
 	memset(&sp, 0, sizeof(sp));
 	sp.access_key = AK;
