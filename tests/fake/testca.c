@@ -1,8 +1,10 @@
 /* testca.c: run-time test CA and server certificate (OpenSSL 3). */
 #include "testca.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -10,6 +12,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+
+#include <curl/curl.h>
 
 struct testca {
 	EVP_PKEY *ca_key;
@@ -159,4 +163,31 @@ testca_free(struct testca *ca)
 	X509_free(ca->ca_cert);
 	X509_free(ca->srv_cert);
 	free(ca);
+}
+
+int
+testca_fixture_setup(const struct testca *ca, const char *prefix, char *dir, size_t dirlen,
+		     char *pem, size_t pemlen)
+{
+	static const char *const vars[] = { "http_proxy", "https_proxy", "HTTPS_PROXY",
+					    "all_proxy", "ALL_PROXY", "AWS_CA_BUNDLE" };
+
+	signal(SIGPIPE, SIG_IGN);
+	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+		unsetenv(vars[i]);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (snprintf(dir, dirlen, "/tmp/%s-XXXXXX", prefix) >= (int)dirlen || mkdtemp(dir) == NULL)
+		return -1;
+	if (snprintf(pem, pemlen, "%s/ca.pem", dir) >= (int)pemlen ||
+	    testca_write_ca_pem(ca, pem, NULL) != 0)
+		return -1;
+	return 0;
+}
+
+void
+testca_fixture_teardown(const char *dir, const char *pem)
+{
+	unlink(pem);
+	rmdir(dir);
+	curl_global_cleanup();
 }

@@ -31,4 +31,15 @@ SSL_CTX *testca_server_ctx(const struct testca *ca, struct err *e);
 /* Frees the CA and its keys; NULL is fine. */
 void testca_free(struct testca *ca);
 
+/*
+ * Unit-test fixture for TLS on 127.0.0.1: ignores SIGPIPE, clears the
+ * proxy variables and AWS_CA_BUNDLE (nothing may leave loopback), starts
+ * libcurl, makes a temporary directory /tmp/PREFIX-XXXXXX in dir and writes
+ * ca's certificate there as ca.pem, its path in pem. Returns 0 or -1.
+ */
+int testca_fixture_setup(const struct testca *ca, const char *prefix, char *dir, size_t dirlen,
+			 char *pem, size_t pemlen);
+/* Undoes testca_fixture_setup (the files the caller added it removes first). */
+void testca_fixture_teardown(const char *dir, const char *pem);
+
 #endif

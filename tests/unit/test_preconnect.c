@@ -256,19 +256,9 @@ setup(void **state)
 {
 	static struct fix f;
 
-	signal(SIGPIPE, SIG_IGN);
-	unsetenv("http_proxy");
-	unsetenv("https_proxy");
-	unsetenv("HTTPS_PROXY");
-	unsetenv("all_proxy");
-	unsetenv("ALL_PROXY");
-	unsetenv("AWS_CA_BUNDLE");
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	snprintf(f.dir, sizeof(f.dir), "/tmp/ssmp-pre-XXXXXX");
-	if (mkdtemp(f.dir) == NULL)
-		return -1;
-	snprintf(f.ca_pem, sizeof(f.ca_pem), "%s/ca.pem", f.dir);
-	if (testca_new(&f.ca, NULL) != 0 || testca_write_ca_pem(f.ca, f.ca_pem, NULL) != 0 ||
+	if (testca_new(&f.ca, NULL) != 0 ||
+	    testca_fixture_setup(f.ca, "ssmp-pre", f.dir, sizeof(f.dir), f.ca_pem,
+				 sizeof(f.ca_pem)) != 0 ||
 	    (f.ctx = testca_server_ctx(f.ca, NULL)) == NULL)
 		return -1;
 	*state = &f;
@@ -282,9 +272,7 @@ teardown(void **state)
 
 	SSL_CTX_free(f->ctx);
 	testca_free(f->ca);
-	unlink(f->ca_pem);
-	rmdir(f->dir);
-	curl_global_cleanup();
+	testca_fixture_teardown(f->dir, f->ca_pem);
 	return 0;
 }
 

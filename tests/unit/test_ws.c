@@ -407,22 +407,13 @@ setup(void **state)
 {
 	static struct fix f;
 
-	signal(SIGPIPE, SIG_IGN);
 	/* Tests talk to 127.0.0.1 directly, whatever the environment says. */
-	unsetenv("http_proxy");
-	unsetenv("https_proxy");
-	unsetenv("HTTPS_PROXY");
-	unsetenv("all_proxy");
-	unsetenv("ALL_PROXY");
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	snprintf(f.dir, sizeof(f.dir), "/tmp/ssmp-ws-XXXXXX");
-	if (mkdtemp(f.dir) == NULL)
-		return -1;
-	snprintf(f.ca_pem, sizeof(f.ca_pem), "%s/ca.pem", f.dir);
-	snprintf(f.other_pem, sizeof(f.other_pem), "%s/other.pem", f.dir);
 	if (testca_new(&f.ca, NULL) != 0 || testca_new(&f.other, NULL) != 0 ||
-	    testca_write_ca_pem(f.ca, f.ca_pem, NULL) != 0 ||
-	    testca_write_ca_pem(f.other, f.other_pem, NULL) != 0 ||
+	    testca_fixture_setup(f.ca, "ssmp-ws", f.dir, sizeof(f.dir), f.ca_pem,
+				 sizeof(f.ca_pem)) != 0)
+		return -1;
+	snprintf(f.other_pem, sizeof(f.other_pem), "%s/other.pem", f.dir);
+	if (testca_write_ca_pem(f.other, f.other_pem, NULL) != 0 ||
 	    (f.ctx = testca_server_ctx(f.ca, NULL)) == NULL)
 		return -1;
 	*state = &f;
@@ -437,10 +428,8 @@ teardown(void **state)
 	SSL_CTX_free(f->ctx);
 	testca_free(f->ca);
 	testca_free(f->other);
-	unlink(f->ca_pem);
 	unlink(f->other_pem);
-	rmdir(f->dir);
-	curl_global_cleanup();
+	testca_fixture_teardown(f->dir, f->ca_pem);
 	return 0;
 }
 
