@@ -29,6 +29,7 @@
 #include "loop.h"
 #include "mux.h"
 #include "testca.h"
+#include "testnet.h"
 #include "ws.h"
 #include "wss.h"
 
@@ -165,16 +166,9 @@ child_main(int lfd, SSL_CTX *ctx)
 static void
 srv_start(struct srv *s, SSL_CTX *ctx)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t alen = sizeof(a);
-	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+	int lfd = testnet_bind(1, &s->port);
 
 	assert_true(lfd >= 0);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(listen(lfd, 4), 0);
-	assert_int_equal(getsockname(lfd, (struct sockaddr *)&a, &alen), 0);
-	s->port = ntohs(a.sin_port);
 	s->pid = fork();
 	assert_true(s->pid >= 0);
 	if (s->pid == 0)
@@ -196,16 +190,11 @@ srv_wait(struct srv *s)
 static int
 dead_port(void)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t alen = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	int port = 0, fd = testnet_bind(0, &port);
 
 	assert_true(fd >= 0);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
 	close(fd);
-	return ntohs(a.sin_port);
+	return port;
 }
 
 struct cli {

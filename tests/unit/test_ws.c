@@ -27,6 +27,7 @@
 
 #include "loop.h"
 #include "testca.h"
+#include "testnet.h"
 #include "ws.h"
 #include "wss.h"
 
@@ -212,16 +213,9 @@ child_main(int lfd, enum mode mode, SSL_CTX *ctx)
 static void
 srv_start(struct srv *s, enum mode mode, SSL_CTX *ctx)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t alen = sizeof(a);
-	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+	int lfd = testnet_bind(1, &s->port);
 
 	assert_true(lfd >= 0);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(listen(lfd, 4), 0);
-	assert_int_equal(getsockname(lfd, (struct sockaddr *)&a, &alen), 0);
-	s->port = ntohs(a.sin_port);
 	s->pid = fork();
 	assert_true(s->pid >= 0);
 	if (s->pid == 0)
