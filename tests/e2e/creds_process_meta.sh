@@ -76,10 +76,15 @@ printf '{"Version": 1, "AccessKeyId": "%s", "SecretAccessKey": "%s", "SessionTok
 SH
 chmod +x "$E2E_DIR/short.sh"
 printf '[profile short]\ncredential_process = %s\n' "$E2E_DIR/short.sh" >>"$AWS_CONFIG_FILE"
+# TerminateSession is skipped when the agent's channel_closed (the target hung
+# up) beats our own end of input: expect the third run only if it was called.
+t0=$(creds_count '^SignedBy .* TerminateSession$')
 AWS_PROFILE=short creds_ok short
 e2e_wait_proxies 30 || true
+want=$(( 2 + $(creds_count '^SignedBy .* TerminateSession$') - t0 ))
 runs=$(wc -l <"$E2E_DIR/short-runs")
-[ "$runs" -ge 3 ] || e2e_fail "expiring credentials were resolved $runs times, not renewed before each call"
+[ "$runs" -ge "$want" ] ||
+  e2e_fail "expiring credentials were resolved $runs times, not renewed before each call ($want)"
 grep -q 'AWS credentials expire soon; refreshing' "$CREDS_LAST" || e2e_fail "-v does not say it refreshed"
 
 # A plain-HTTP fake on loopback plays 169.254.169.254 and the ECS endpoint.
