@@ -27,6 +27,7 @@
 /* A stored outgoing frame: header plus one full stream chunk. */
 #define DC_OUT_FRAME_MAX (AGENTMSG_HEADER_SIZE + AGENTMSG_STREAM_CHUNK)
 #define DC_OUT_RING_MIN 64 /* first ring: 64 slots, about 78 KiB */
+#define DC_OUT_RING_STEP 128 /* then 128 more at a time, about 150 KiB */
 #define DC_PACE_SAMPLES 4
 /* A round trip measured on a message sent with at most this many unacked
  * (itself included) waited in no queue of ours: only such samples give the
@@ -65,7 +66,7 @@ struct out_slot {
 	uint8_t clean;                  /* first sent with next to nothing ahead */
 	uint8_t id[16];
 	uint32_t len;
-	uint8_t *frame;                 /* DC_OUT_FRAME_MAX bytes inside out_mem */
+	uint8_t *frame;                 /* DC_OUT_FRAME_MAX bytes in one of out_blocks */
 };
 
 struct in_slot {
@@ -99,10 +100,12 @@ struct dc {
 	struct dc_stats st;
 	int in_call;
 
-	/* Outgoing ring: out_cap slots now, grown by doubling up to out_max
-	 * (the window), so memory follows what is really in flight. */
+	/* Outgoing ring: out_cap slots now, grown in steps up to out_max (the
+	 * window), so memory follows what is really in flight. The frames live
+	 * in blocks, one per growth, that never move. */
 	struct out_slot *out;
-	uint8_t *out_mem;
+	uint8_t **out_blocks;
+	size_t out_nblocks;
 	size_t out_cap, out_max, out_head, out_count;
 	size_t out_acked;               /* acked slots behind an unacked head */
 	int64_t next_seq;
@@ -127,8 +130,9 @@ struct dc {
 	int64_t early_seq;              /* first seq sent after the handshake */
 
 	/* Incoming side. */
-	struct in_slot *in;
+	struct in_slot *in;             /* NULL until a message arrives out of order */
 	size_t in_cap;
+	size_t in_held;                 /* slots whose data is allocated */
 	int64_t expected;
 	int input_blocked;
 
@@ -280,42 +284,44 @@ encode(struct dc *dc, struct agentmsg *m)
 }
 
 /*
- * Doubles the outgoing ring (up to the window), keeping the queued frames
- * in order from slot 0. Few messages are in flight on a fast path, so the
- * ring (DC_OUT_FRAME_MAX bytes a slot) starts small: E_FULL at the window.
+ * Grows the outgoing ring by a step (up to the window), keeping the queued
+ * frames in order from slot 0. Few messages are in flight on a fast path, so
+ * the ring (DC_OUT_FRAME_MAX bytes a slot) starts small and grows in steps
+ * rather than doubling: a ring cycles through all its slots, so every slot
+ * ends up resident. Frames stay in place; only the slot records move.
+ * E_FULL at the window.
  */
 static int
 out_grow(struct dc *dc)
 {
-	size_t ncap = dc->out_cap == 0 ? DC_OUT_RING_MIN : dc->out_cap * 2;
+	size_t ncap = dc->out_cap == 0 ? DC_OUT_RING_MIN : dc->out_cap + DC_OUT_RING_STEP;
+	size_t nnew, j;
 	struct out_slot *ns;
-	uint8_t *nm;
+	uint8_t **nb, *blk;
 
 	if (dc->out_cap >= dc->out_max)
 		return E_FULL;
 	if (ncap > dc->out_max)
 		ncap = dc->out_max;
+	nnew = ncap - dc->out_cap;
+	if ((nb = realloc(dc->out_blocks, (dc->out_nblocks + 1) * sizeof(*nb))) == NULL)
+		return E_NOMEM;
+	dc->out_blocks = nb;
 	ns = calloc(ncap, sizeof(*ns));
-	nm = malloc(ncap * DC_OUT_FRAME_MAX);
-	if (ns == NULL || nm == NULL) {
+	blk = malloc(nnew * DC_OUT_FRAME_MAX);
+	if (ns == NULL || blk == NULL) {
 		free(ns);
-		free(nm);
+		free(blk);
 		return E_NOMEM;
 	}
-	for (size_t i = 0; i < ncap; i++)
-		ns[i].frame = nm + i * DC_OUT_FRAME_MAX;
-	for (size_t i = 0; i < dc->out_count; i++) {
-		const struct out_slot *o = &dc->out[(dc->out_head + i) % dc->out_cap];
-		uint8_t *f = ns[i].frame;
-
-		ns[i] = *o;
-		ns[i].frame = f;
-		memcpy(f, o->frame, o->len);
-	}
+	dc->out_blocks[dc->out_nblocks++] = blk;
+	/* Queued slots first, in order; then the free ones, then the new. */
+	for (j = 0; j < dc->out_cap; j++)
+		ns[j] = dc->out[(dc->out_head + j) % dc->out_cap];
+	for (size_t i = 0; i < nnew; i++)
+		ns[j + i].frame = blk + i * DC_OUT_FRAME_MAX;
 	free(dc->out);
-	free(dc->out_mem);
 	dc->out = ns;
-	dc->out_mem = nm;
 	dc->out_cap = ncap;
 	dc->out_head = 0;
 	return 0;
@@ -735,8 +741,11 @@ agent_on_hs_response(struct dc *dc, const struct agentmsg *m, uint64_t now)
 static void
 in_free(struct dc *dc, int64_t seq)
 {
-	struct in_slot *s = &dc->in[(uint64_t)seq % dc->in_cap];
+	struct in_slot *s;
 
+	if (dc->in == NULL)
+		return;
+	s = &dc->in[(uint64_t)seq % dc->in_cap];
 	if (s->used && s->seq == seq)
 		s->used = 0;
 }
@@ -858,17 +867,18 @@ drain(struct dc *dc, uint64_t now)
 	int r;
 
 	dc->input_blocked = 0;
-	while (!terminal(dc)) {
+	while (!terminal(dc) && dc->in != NULL) {
 		struct in_slot *s = &dc->in[(uint64_t)dc->expected % dc->in_cap];
 
 		if (!s->used || s->seq != dc->expected)
 			break;
 		in_view(s, &m);
 		r = process(dc, &m, 1, now);
-		if (!s->used) {
+		if (!s->used && s->data != NULL) {
 			/* Out-of-order storage is rare: give it back once used. */
 			free(s->data);
 			s->data = NULL;
+			dc->in_held--;
 		}
 		if (r < 0)
 			return r;
@@ -889,10 +899,17 @@ in_store(struct dc *dc, const struct agentmsg *m)
 
 	if ((uint64_t)(m->seq - dc->expected) >= dc->in_cap || m->payload_size > DC_INBUF_PAYLOAD_MAX)
 		return 0;
+	/* Most sessions never see a message out of order: allocate on the first. */
+	if (dc->in == NULL && (dc->in = calloc(dc->in_cap, sizeof(*dc->in))) == NULL)
+		return 0;
 	s = &dc->in[(uint64_t)m->seq % dc->in_cap];
-	free(s->data);
+	if (s->data != NULL) {
+		free(s->data);
+		dc->in_held--;
+	}
 	if ((s->data = malloc(m->payload_size > 0 ? m->payload_size : 1)) == NULL)
 		return 0;
+	dc->in_held++;
 	s->used = 1;
 	s->seq = m->seq;
 	s->kind = m->kind;
@@ -937,9 +954,10 @@ on_stream(struct dc *dc, const struct agentmsg *m, uint64_t now)
 		return 0;
 	}
 	if (m->seq > dc->expected) {
-		struct in_slot *s = &dc->in[(uint64_t)m->seq % dc->in_cap];
+		struct in_slot *s = dc->in ? &dc->in[(uint64_t)m->seq % dc->in_cap] : NULL;
 
-		if ((uint64_t)(m->seq - dc->expected) < dc->in_cap && s->used && s->seq == m->seq) {
+		if (s != NULL && (uint64_t)(m->seq - dc->expected) < dc->in_cap && s->used &&
+		    s->seq == m->seq) {
 			dc->st.duplicates++;
 			send_ack(dc, m);
 			return 0;
@@ -1050,12 +1068,10 @@ dc_new(struct dc **out, const struct dc_config *cfg, const struct dc_callbacks *
 	dc->pace_win = DC_PACE_MIN;
 	dc->st.pace_window = dc->pace ? (win < DC_PACE_MIN ? win : DC_PACE_MIN) : win;
 	dc->min_rtt_ms = -1;
-	/* calloc'd slots stay untouched (no page is faulted in) until used. */
-	dc->in = calloc(inb, sizeof(*dc->in));
 	dc->properties_json = dup_or(cfg->properties_json, "{\"portNumber\":\"22\"}");
 	dc->extra_actions = dup_or(cfg->extra_actions_json, "");
 	dc->target_id = dup_or(cfg->target_id, "");
-	if (out_grow(dc) != 0 || agentmsg_hasher_new(&dc->hasher) != 0 || dc->in == NULL ||
+	if (out_grow(dc) != 0 || agentmsg_hasher_new(&dc->hasher) != 0 ||
 	    dc->properties_json == NULL ||
 	    dc->extra_actions == NULL || dc->target_id == NULL) {
 		dc_free(dc);
@@ -1071,12 +1087,17 @@ dc_free(struct dc *dc)
 {
 	if (dc == NULL)
 		return;
-	if (dc->in != NULL)
-		for (size_t i = 0; i < dc->in_cap; i++)
+	/* Walking every slot would fault in pages never used: stop once all are freed. */
+	for (size_t i = 0; dc->in != NULL && dc->in_held > 0 && i < dc->in_cap; i++)
+		if (dc->in[i].data != NULL) {
 			free(dc->in[i].data);
+			dc->in_held--;
+		}
 	free(dc->in);
 	free(dc->out);
-	free(dc->out_mem);
+	for (size_t i = 0; i < dc->out_nblocks; i++)
+		free(dc->out_blocks[i]);
+	free(dc->out_blocks);
 	free(dc->properties_json);
 	free(dc->extra_actions);
 	free(dc->target_id);
