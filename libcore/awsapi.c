@@ -5,6 +5,7 @@
 #include "loop.h"
 #include "mux.h"
 #include "sigv4.h"
+#include "tlstrust.h"
 #include "version.h"
 #include "xmllib.h"
 
@@ -555,11 +556,8 @@ awsapi_request(struct awsapi *api, const char *service, const char *method, cons
 		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, api->connect_timeout_ms);
 		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, api->timeout_ms);
 		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+		tlstrust_setopt(c, api->ca_file);
 		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-		if (api->ca_file != NULL)
-			curl_easy_setopt(c, CURLOPT_CAINFO, api->ca_file);
 		errbuf[0] = '\0';
 		cc = perform(api, c, errbuf);
 		curl_slist_free_all(hl);

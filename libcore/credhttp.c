@@ -1,5 +1,6 @@
 /* credhttp.c: unsigned HTTP calls of the credential providers. */
 #include "credhttp.h"
+#include "tlstrust.h"
 #include "version.h"
 
 #include <string.h>
@@ -48,10 +49,7 @@ credhttp_do(const struct credhttp_req *rq, long *status, struct buf *body, struc
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, rq->timeout_ms);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (rq->ca_file != NULL)
-		curl_easy_setopt(c, CURLOPT_CAINFO, rq->ca_file);
+	tlstrust_setopt(c, rq->ca_file);
 	cc = curl_easy_perform(c);
 	curl_slist_free_all(hl);
 	if (cc == CURLE_OK)

@@ -19,6 +19,7 @@
 #include "buf.h"
 #include "loop.h"
 #include "mux.h"
+#include "tlstrust.h"
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #define WS_MAX_HEAD (16 * 1024)   /* the 101 answer's head */
@@ -759,12 +760,9 @@ easy_setup(struct ws *w, const struct target *t, struct err *e)
 	curl_easy_setopt(w->curl, CURLOPT_ERRORBUFFER, w->errbuf);
 	curl_easy_setopt(w->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(w->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)w->o.connect_timeout_ms);
-	curl_easy_setopt(w->curl, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(w->curl, CURLOPT_SSL_VERIFYHOST, 2L);
+	tlstrust_setopt(w->curl, w->o.ca_file);
 	/* ALPN must not pick h2: the upgrade below is HTTP/1.1. */
 	curl_easy_setopt(w->curl, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-	if (w->o.ca_file != NULL && w->o.ca_file[0] != '\0')
-		curl_easy_setopt(w->curl, CURLOPT_CAINFO, w->o.ca_file);
 	if (t->tls && curl_uses_openssl())
 		curl_easy_setopt(w->curl, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb);
 	/* A proxy would only tunnel https; ws:// is loopback-only anyway. */
