@@ -53,6 +53,7 @@ struct ws_stats {
 	uint64_t frames_in;             /* every frame received, control ones too */
 	uint64_t msgs_in, msgs_out;     /* text/binary messages */
 	uint64_t pings_out, pongs_in;
+	uint64_t frames_direct;         /* data frames framed without wslay */
 };
 
 struct ws;
@@ -121,7 +122,8 @@ int ws_on_writable(struct ws *w, struct err *e);
 int ws_send_binary(struct ws *w, const void *data, size_t len, struct err *e);
 /* Queues a text message (copied, must be UTF-8); as ws_send_binary. */
 int ws_send_text(struct ws *w, const void *data, size_t len, struct err *e);
-/* Returns the payload bytes queued but not yet sent (for backpressure). */
+/* Returns the bytes queued but not yet sent, payload and the headers of
+ * frames already built (for backpressure). */
 size_t ws_pending_out_bytes(const struct ws *w);
 /*
  * Lets one ws_on_readable take at most about this many socket bytes (0,

@@ -461,7 +461,9 @@ test_plain_echo(void **state)
 
 	fill_pattern(bin, sizeof(bin));
 	assert_int_equal(ws_send_binary(c.w, bin, sizeof(bin), NULL), 0);
-	assert_int_equal(ws_pending_out_bytes(c.w), sizeof(bin));
+	/* Framed at once: 2 + 2 header bytes and the 4-byte mask key. */
+	assert_int_equal(ws_pending_out_bytes(c.w), sizeof(bin) + 8);
+	assert_int_equal(ws_stats(c.w)->frames_direct, 3); /* the two texts too */
 	assert_true(ws_want_write(c.w));
 	cli_run(&c, 3);
 	assert_int_equal(ws_pending_out_bytes(c.w), 0);
@@ -574,6 +576,20 @@ test_big_message_tls(void **state)
 	cli_run(&c, 2);
 	assert_int_equal(c.len, MIB);
 	assert_memory_equal(c.data, big, MIB);
+	/* Too big to frame at once, MIB goes through wslay; what follows while
+	 * wslay still holds part of it must queue behind it, not overtake. */
+	assert_int_equal(ws_send_binary(c.w, big, MIB, NULL), 0);
+	assert_int_equal(ws_send_binary(c.w, big + 1, 5, NULL), 0);
+	assert_int_equal(ws_stats(c.w)->frames_direct, 1); /* the cmd:frag text */
+	cli_run(&c, 4);
+	assert_int_equal(c.len, 5);
+	assert_memory_equal(c.data, big + 1, 5);
+	/* 70000 bytes take a 64-bit length, framed directly. */
+	assert_int_equal(ws_send_binary(c.w, big + 3, 70000, NULL), 0);
+	assert_int_equal(ws_stats(c.w)->frames_direct, 2);
+	cli_run(&c, 5);
+	assert_int_equal(c.len, 70000);
+	assert_memory_equal(c.data, big + 3, 70000);
 	cli_close_normally(&c);
 	cli_free(&c);
 	free(big);
