@@ -838,6 +838,49 @@ test_ring_growth(void **state)
 	sim_free(&s);
 }
 
+/*
+ * The paced window: at the floor (256) while the round trip is under the
+ * clock's granularity, and opening to about twice the messages per round
+ * trip once the round trip is long (here 40 ms: the window doubles per
+ * interval while it limits), never past the configured window.
+ */
+static void
+test_pace_window(void **state)
+{
+	static uint8_t data[6 * 1024 * 1024];
+	const uint32_t lat[] = { 0, 20 };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 13 + i / 4096);
+	for (size_t k = 0; k < sizeof(lat) / sizeof(lat[0]); k++) {
+		struct sim s;
+		struct dc_config cc = { 0 };
+		const struct dc_stats *st;
+
+		cc.window = 3000;
+		cc.pace = 1;
+		sim_init(&s, &cc, NULL);
+		s.c2a.latency = s.a2c.latency = lat[k];
+		handshake(&s);
+		s.c.src = data;
+		s.c.srclen = sizeof(data);
+		assert_true(run(&s, transfer_done, 10000000));
+		assert_int_equal(s.a.rxlen, sizeof(data));
+		assert_memory_equal(s.a.rx, data, sizeof(data));
+		st = dc_stats(s.c.dc);
+		if (lat[k] == 0) {
+			assert_int_equal(st->pace_window, DC_PACE_MIN);
+			assert_true(st->peak_in_flight <= DC_PACE_MIN);
+		} else {
+			assert_true(st->pace_window > 4 * DC_PACE_MIN);
+			assert_true(st->pace_window <= 3000);
+			assert_true(st->peak_in_flight > 4 * DC_PACE_MIN);
+		}
+		sim_free(&s);
+	}
+}
+
 static void
 test_kms(void **state)
 {
@@ -1482,6 +1525,7 @@ main(void)
 		cmocka_unit_test(test_pause),
 		cmocka_unit_test(test_window),
 		cmocka_unit_test(test_ring_growth),
+		cmocka_unit_test(test_pace_window),
 		cmocka_unit_test(test_kms),
 		cmocka_unit_test(test_unknown_action),
 		cmocka_unit_test(test_session_type),
