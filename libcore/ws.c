@@ -1020,8 +1020,10 @@ ws_want_read(const struct ws *w)
 int
 ws_want_write(const struct ws *w)
 {
-	return w->ctx != NULL && !w->net_err &&
-	       (buf_len(&w->out) > 0 || wslay_event_want_write(w->ctx));
+	/* A failed write outside ws_on_writable (ws_send_* flush as they
+	 * frame) is reported by the next ws_on_writable: ask for it. */
+	return w->ctx != NULL &&
+	       (w->net_err || buf_len(&w->out) > 0 || wslay_event_want_write(w->ctx));
 }
 
 /* Sends what can go out now (close replies, pongs) without reporting. */
@@ -1142,7 +1144,7 @@ mask_copy(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t key[4])
 
 /*
  * Frames one data message straight into w->out; 1 if done, 0 if it must
- * go through wslay. wslay copies every message into an allocation of its
+ * go through wslay, -1 if writing out failed (w->net_err). wslay copies every message into an allocation of its
  * own and masks it a byte at a time, which made wslay the largest part of
  * ssm-proxy's CPU when uploading; here it costs one masked copy. Only
  * while wslay has nothing of its own under way (a control frame, a
@@ -1160,7 +1162,7 @@ frame_direct(struct ws *w, uint8_t opcode, const uint8_t *data, size_t len)
 	    w->closing)
 		return 0;
 	if (buf_len(&w->out) >= WS_OUT_FLUSH && flush_out(w) != 0)
-		return 0; /* wslay reports the failure on its next write */
+		return -1; /* w->net_err: the connection is unusable */
 	if (len > WS_OUT_DIRECT_MAX || buf_len(&w->out) > WS_OUT_DIRECT_MAX - len)
 		return 0;
 	hdr[hl++] = (uint8_t)(0x80 | opcode); /* FIN: one frame per message */
@@ -1196,11 +1198,13 @@ send_msg(struct ws *w, uint8_t opcode, const void *data, size_t len, struct err 
 		return err_set(e, E_INVAL, "websocket: not connected");
 	if (w->net_err || w->eof)
 		return err_set(e, E_CLOSED, "websocket: connection is gone");
-	if ((opcode == WSLAY_TEXT_FRAME || opcode == WSLAY_BINARY_FRAME) &&
-	    frame_direct(w, opcode, data, len))
-		rc = 0;
+	if (opcode == WSLAY_TEXT_FRAME || opcode == WSLAY_BINARY_FRAME)
+		rc = frame_direct(w, opcode, data, len);
 	else
-		rc = queued(wslay_event_queue_msg(w->ctx, &m), e);
+		rc = 0;
+	if (rc < 0)
+		return err_set(e, E_NET, "websocket: %s", w->net_msg);
+	rc = rc > 0 ? 0 : queued(wslay_event_queue_msg(w->ctx, &m), e);
 	if (rc == 0 && (opcode == WSLAY_TEXT_FRAME || opcode == WSLAY_BINARY_FRAME))
 		w->st.msgs_out++;
 	return rc;

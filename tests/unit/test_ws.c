@@ -734,6 +734,39 @@ test_server_drop(void **state)
 	assert_int_equal(srv_wait(&s), 0);
 }
 
+/*
+ * The server goes away while we frame data without reading: the failed
+ * write inside ws_send_binary must be reported, and the connection must
+ * still ask to be written to so the caller's next ws_on_writable says so
+ * (a loop that polls for nothing would wait forever).
+ */
+static void
+test_drop_while_sending(void **state)
+{
+	struct srv s;
+	struct cli c;
+	struct ws_opts o = opts_for(&c, NULL);
+	char url[128];
+	uint8_t msg[1024];
+	struct err e = { 0, "" };
+	int rc = 0;
+
+	(void)state;
+	memset(msg, 'x', sizeof(msg));
+	srv_start(&s, M_ECHO, NULL);
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%d/drop", s.port);
+	assert_int_equal(cli_open(&c, url, &o), 0);
+	cli_text(&c, "cmd:drop");
+	assert_int_equal(ws_on_writable(c.w, NULL), 0);
+	assert_int_equal(srv_wait(&s), 0); /* the server has closed */
+	for (int i = 0; i < 100000 && rc == 0; i++)
+		rc = ws_send_binary(c.w, msg, sizeof(msg), &e);
+	assert_int_equal(rc, E_NET);
+	assert_true(ws_want_write(c.w));
+	assert_int_equal(ws_on_writable(c.w, NULL), E_NET);
+	cli_free(&c);
+}
+
 static void
 test_bad_utf8(void **state)
 {
@@ -873,6 +906,7 @@ main(void)
 		cmocka_unit_test(test_ping_pong),
 		cmocka_unit_test(test_server_close_code),
 		cmocka_unit_test(test_server_drop),
+		cmocka_unit_test(test_drop_while_sending),
 		cmocka_unit_test(test_bad_utf8),
 		cmocka_unit_test(test_frame_with_101),
 		cmocka_unit_test(test_bad_accept),
