@@ -7,6 +7,7 @@
 
 struct mux_slot {
 	CURL *h;
+	int deferred; /* not yet in the multi handle: see mux_add_deferred */
 	int done;
 	CURLcode rc;
 };
@@ -53,8 +54,8 @@ slot_of(struct mux *m, CURL *h)
 	return NULL;
 }
 
-int
-mux_add(struct mux *m, CURL *h, struct err *e)
+static int
+add(struct mux *m, CURL *h, int deferred, struct err *e)
 {
 	struct mux_slot *s = NULL;
 
@@ -63,11 +64,43 @@ mux_add(struct mux *m, CURL *h, struct err *e)
 			s = &m->slot[i];
 	if (s == NULL)
 		return err_set(e, E_FULL, "too many transfers at once");
-	if (curl_multi_add_handle(m->multi, h) != CURLM_OK)
+	if (!deferred && curl_multi_add_handle(m->multi, h) != CURLM_OK)
 		return err_set(e, E_NOMEM, "cannot add a transfer to the curl multi handle");
 	s->h = h;
+	s->deferred = deferred;
 	s->done = 0;
 	s->rc = CURLE_OK;
+	return 0;
+}
+
+int
+mux_add(struct mux *m, CURL *h, struct err *e)
+{
+	return add(m, h, 0, e);
+}
+
+int
+mux_add_deferred(struct mux *m, CURL *h, struct err *e)
+{
+	return add(m, h, 1, e);
+}
+
+/* Hands deferred handles to libcurl, after those already there: libcurl
+ * drives its handles in the order they were added. */
+static int
+attach_deferred(struct mux *m)
+{
+	for (size_t i = 0; i < MUX_MAX_HANDLES; i++) {
+		struct mux_slot *s = &m->slot[i];
+
+		if (s->h == NULL || !s->deferred)
+			continue;
+		if (curl_multi_add_handle(m->multi, s->h) != CURLM_OK) {
+			s->done = 1;
+			s->rc = CURLE_OUT_OF_MEMORY;
+		}
+		s->deferred = 0;
+	}
 	return 0;
 }
 
@@ -78,8 +111,10 @@ mux_remove(struct mux *m, CURL *h)
 
 	if (m == NULL || (s = slot_of(m, h)) == NULL)
 		return;
-	curl_multi_remove_handle(m->multi, h);
+	if (!s->deferred)
+		curl_multi_remove_handle(m->multi, h);
 	s->h = NULL;
+	s->deferred = 0;
 }
 
 /* One round of curl_multi_perform, recording every finished transfer. */
@@ -109,6 +144,7 @@ mux_poll(struct mux *m, CURL *h, CURLcode *rc)
 
 	if (s == NULL)
 		return E_INVAL;
+	attach_deferred(m);
 	if (!s->done && run(m) != 0)
 		return E_IO;
 	if (s->done)

@@ -29,6 +29,13 @@ void mux_free(struct mux *m);
 /* Adds a configured easy handle (its transfer starts on the next drive);
  * returns 0, E_FULL (MUX_MAX_HANDLES) or E_NOMEM. */
 int mux_add(struct mux *m, CURL *h, struct err *e);
+/*
+ * As mux_add, but h joins libcurl only when the mux is next driven, after
+ * the handles added before then: for a head start that must not go ahead
+ * of the transfer being waited for (on loopback a TCP connect completes
+ * at once, and the TLS set-up that follows would run first).
+ */
+int mux_add_deferred(struct mux *m, CURL *h, struct err *e);
 /* Removes h (NULL or not added is fine) and forgets its result. */
 void mux_remove(struct mux *m, CURL *h);
 

@@ -848,7 +848,6 @@ ws_pre_start(struct ws_pre **out, struct mux *m, const char *url, const struct w
 {
 	struct ws_pre *p;
 	struct target t;
-	CURLcode cc;
 	int rc;
 
 	*out = NULL;
@@ -869,16 +868,13 @@ ws_pre_start(struct ws_pre **out, struct mux *m, const char *url, const struct w
 		rc = err_set(e, E_NOMEM, "websocket: out of memory");
 		goto fail;
 	}
-	if ((rc = easy_setup(p->w, &t, e)) != 0 || (rc = mux_add(m, p->w->curl, e)) != 0)
+	/* It starts with the next drive of the mux, behind the API call the
+	 * caller is about to make: the call is what the connect waits for. */
+	if ((rc = easy_setup(p->w, &t, e)) != 0 || (rc = mux_add_deferred(m, p->w->curl, e)) != 0)
 		goto fail;
 	p->w->mux = m;
 	log_debug(p->lg, "websocket: connecting early to %s://%s%s%s", t.tls ? "wss" : "ws", t.host,
 		  t.port ? ":" : "", t.port ? t.port : "");
-	/* Starts the resolve and the TCP connect now. */
-	if (mux_poll(m, p->w->curl, &cc) < 0) {
-		rc = err_set(e, E_IO, "websocket: the curl multi interface failed");
-		goto fail;
-	}
 	target_free(&t);
 	*out = p;
 	return 0;
