@@ -31,7 +31,11 @@ e2e_cleanup() {
   local pid
   for pid in "${E2E_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${E2E_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  [ -n "${E2E_DIR:-}" ] && [ -z "${E2E_KEEP:-}" ] && rm -rf "$E2E_DIR"
+  # A session process the region forked may still be writing its last
+  # lines as its parent goes: try again after it has had a moment.
+  if [ -n "${E2E_DIR:-}" ] && [ -z "${E2E_KEEP:-}" ]; then
+    rm -rf "$E2E_DIR" 2>/dev/null || { sleep 0.5; rm -rf "$E2E_DIR"; }
+  fi
   return 0
 }
 
@@ -44,6 +48,7 @@ e2e_setup() {
   # Keep the user's own AWS and ssh configuration out of the tests.
   export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
   unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL HTTPS_PROXY https_proxy
+  unset SSL_CERT_FILE SSL_CERT_DIR
   # The credential chain ends with instance metadata (169.254.169.254): stay on loopback.
   export AWS_EC2_METADATA_DISABLED=true
   export AWS_ACCESS_KEY_ID=AKIDFAKEREGION
