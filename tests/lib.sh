@@ -123,7 +123,14 @@ e2e_start_region() {
     E2E_SSH_CONFIG=$E2E_SSH_DIRECT_CONFIG E2E_SSH=$E2E_SSH_DIRECT
     return 0
   fi
-  rm -rf "$d"; mkdir -p "$d"
+  # A region started before (same state directory) goes first; its session
+  # processes may still be writing their last lines there for a moment.
+  if [ -n "${E2E_REGION_PID:-}" ] && kill -0 "$E2E_REGION_PID" 2>/dev/null; then
+    kill "$E2E_REGION_PID" 2>/dev/null || true
+    wait "$E2E_REGION_PID" 2>/dev/null || true
+  fi
+  rm -rf "$d" 2>/dev/null || { sleep 0.5; rm -rf "$d"; }
+  mkdir -p "$d"
   "$E2E_FAKE" --state-dir "$d" --target "127.0.0.1:${E2E_TARGET_PORT:-$E2E_SSHD_PORT}" \
     --access-key "$AWS_ACCESS_KEY_ID" --secret-key "$AWS_SECRET_ACCESS_KEY" "$@" 2>>"$d/log" &
   E2E_REGION_PID=$!
