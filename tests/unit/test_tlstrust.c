@@ -300,6 +300,25 @@ test_bundle_exclusive(void **state)
 	assert_int_equal(handshake(f, NULL, NULL), CURLE_PEER_FAILED_VERIFICATION);
 }
 
+/* Returns nonzero if libcurl's built-in CA path is a hashed directory;
+ * copies its built-in bundle into file ("" if none). */
+static int
+builtin_store(char *file, size_t len)
+{
+	CURL *c = curl_easy_init();
+	char *dir = NULL, *bundle = NULL;
+	int hashed;
+
+	assert_non_null(c);
+	hashed = curl_easy_getinfo(c, CURLINFO_CAPATH, &dir) == CURLE_OK && dir != NULL &&
+		 tlstrust_dir_hashed(dir);
+	if (curl_easy_getinfo(c, CURLINFO_CAINFO, &bundle) != CURLE_OK || bundle == NULL)
+		bundle = "";
+	snprintf(file, len, "%s", bundle);
+	curl_easy_cleanup(c);
+	return hashed;
+}
+
 /*
  * Nothing given: the system store, which never trusts the test CA. Where
  * libcurl's built-in CA path is hashed, only it is loaded.
@@ -308,14 +327,9 @@ static void
 test_system(void **state)
 {
 	struct fix *f = *state;
-	CURL *c = curl_easy_init();
-	char *sys = NULL, log[4096];
-	int hashed;
+	char file[1024], log[4096];
+	int hashed = builtin_store(file, sizeof(file));
 
-	assert_non_null(c);
-	hashed = curl_easy_getinfo(c, CURLINFO_CAPATH, &sys) == CURLE_OK && sys != NULL &&
-		 tlstrust_dir_hashed(sys);
-	curl_easy_cleanup(c);
 	assert_int_equal(handshake(f, NULL, log), CURLE_PEER_FAILED_VERIFICATION);
 	if (hashed)
 		assert_non_null(strstr(log, "CAfile: none"));
@@ -328,21 +342,12 @@ static void
 test_system_bundle_named(void **state)
 {
 	struct fix *f = *state;
-	CURL *c = curl_easy_init();
-	char *sysfile = NULL, *sysdir = NULL, file[1024], log[4096];
-	int hashed;
+	char file[1024], log[4096];
 
-	assert_non_null(c);
-	hashed = curl_easy_getinfo(c, CURLINFO_CAPATH, &sysdir) == CURLE_OK && sysdir != NULL &&
-		 tlstrust_dir_hashed(sysdir);
-	if (curl_easy_getinfo(c, CURLINFO_CAINFO, &sysfile) != CURLE_OK || sysfile == NULL ||
-	    !hashed) {
-		curl_easy_cleanup(c);
+	if (!builtin_store(file, sizeof(file)) || file[0] == '\0') {
 		print_message("libcurl has no built-in bundle and hashed CA path; skipped\n");
 		return;
 	}
-	snprintf(file, sizeof(file), "%s", sysfile);
-	curl_easy_cleanup(c);
 	setenv("SSL_CERT_FILE", file, 1);
 	assert_int_equal(handshake(f, NULL, log), CURLE_PEER_FAILED_VERIFICATION);
 	assert_non_null(strstr(log, "CAfile: none"));
