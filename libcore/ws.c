@@ -1140,12 +1140,13 @@ mask_copy(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t key[4])
 
 /*
  * Frames one data message straight into w->out; 1 if done, 0 if it must
- * go through wslay, -1 if writing out failed (w->net_err). wslay copies every message into an allocation of its
- * own and masks it a byte at a time, which made wslay the largest part of
- * ssm-proxy's CPU when uploading; here it costs one masked copy. Only
- * while wslay has nothing of its own under way (a control frame, a
- * message sent in part), so frames never interleave; wslay still does
- * control frames and the close handshake.
+ * go through wslay, -1 if writing out failed (w->net_err). wslay copies
+ * every message into an allocation of its own and masks it a byte at a
+ * time, which made wslay the largest part of ssm-proxy's CPU when
+ * uploading; here it costs one masked copy. Only while wslay has nothing
+ * of its own under way (a control frame, a message sent in part), so
+ * frames never interleave; wslay still does control frames and the close
+ * handshake.
  */
 static int
 frame_direct(struct ws *w, uint8_t opcode, const uint8_t *data, size_t len)
