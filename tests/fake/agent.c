@@ -98,34 +98,6 @@ send_control(struct agent *a, enum agentmsg_kind kind)
 	buf_free(&out);
 }
 
-/*
- * Classifies one of our own frames for the fault switches: kind, payload
- * type and size. The data channel just encoded it (HeaderLength 116), so
- * unlike agentmsg_decode this skips a SHA-256 of every payload. Returns 0,
- * or -1 for a frame it cannot classify.
- */
-static int
-classify(struct agentmsg *m, const uint8_t *frame, size_t len)
-{
-	const uint8_t *type = frame + 4;
-	char name[AGENTMSG_TYPE_SIZE + 1];
-	size_t tb = 0, te = AGENTMSG_TYPE_SIZE;
-
-	memset(m, 0, sizeof(*m));
-	if (len < AGENTMSG_HEADER_SIZE || peek_u32(frame) != AGENTMSG_HL)
-		return -1;
-	while (tb < te && (type[tb] == ' ' || type[tb] == '\0'))
-		tb++;
-	while (te > tb && (type[te - 1] == ' ' || type[te - 1] == '\0'))
-		te--;
-	memcpy(name, type + tb, te - tb);
-	name[te - tb] = '\0';
-	m->kind = agentmsg_kind_of(name);
-	m->payload_type = peek_u32(frame + AGENTMSG_HEADER_SIZE - 8);
-	m->payload_size = len - AGENTMSG_HEADER_SIZE;
-	return m->kind == AMK_UNKNOWN ? -1 : 0;
-}
-
 /* dc callback: one frame to the client, through the fault switches. */
 static int
 cb_send_frame(void *arg, const uint8_t *frame, size_t len)
@@ -135,7 +107,8 @@ cb_send_frame(void *arg, const uint8_t *frame, size_t len)
 	struct agentmsg m;
 	int rc;
 
-	if (classify(&m, frame, len) < 0)
+	/* Our data channel just encoded it: the header says enough. */
+	if (mgsmsg_classify(&m, frame, len) < 0)
 		return link_send(a, frame, len);
 	if (m.kind == AMK_ACK && f->withhold_ack > 0) {
 		if (++a->acks_seen % f->withhold_ack == 0) {
@@ -178,8 +151,14 @@ cb_deliver(void *arg, const uint8_t *data, size_t len)
 {
 	struct agent *a = arg;
 
-	/* Like the real agent: nothing is taken before the target is connected. */
-	if (a->ts != T_OPEN || buf_len(&a->tbuf) + len > AGENT_TARGET_BUF) {
+	/*
+	 * Like the real agent: nothing is taken before the target is connected.
+	 * Once it is, the real agent writes each message to the target socket
+	 * with a blocking write and so refuses nothing: a slow target only
+	 * stalls it (link_frames stops taking frames). The hard cap is a
+	 * backstop that a client within its window never reaches.
+	 */
+	if (a->ts != T_OPEN || buf_len(&a->tbuf) + len > AGENT_TARGET_HARD) {
 		a->input_refused = 1;
 		return E_AGAIN;
 	}
@@ -390,6 +369,20 @@ accept_link(struct agent *a, uint64_t now)
 }
 
 /* Handles every complete frame the gateway relayed. */
+/*
+ * The real agent handles a session's messages one at a time, and its write
+ * to a slow target blocks the ones behind: frames wait in the link while
+ * the target buffer is full. Not while our own window is full, though: the
+ * acks we wait for may be behind them, and a target that only reads once
+ * it can write would never drain the buffer.
+ */
+static int
+target_stalled(const struct agent *a)
+{
+	return a->ts == T_OPEN && buf_len(&a->tbuf) >= AGENT_TARGET_BUF &&
+	    dc_window_room(a->dc) > 0;
+}
+
 static void
 link_frames(struct agent *a, uint64_t now)
 {
@@ -397,7 +390,8 @@ link_frames(struct agent *a, uint64_t now)
 	size_t len;
 	int type, rc;
 
-	while (link_up(&a->link) && (rc = link_next(&a->link, &type, &data, &len)) == 1) {
+	while (link_up(&a->link) && !target_stalled(a) &&
+	       (rc = link_next(&a->link, &type, &data, &len)) == 1) {
 		if (type != LINK_FRAME)
 			continue;
 		if (a->pause_state == 1) {
@@ -648,6 +642,9 @@ loop(struct agent *a)
 		}
 		if (housekeeping(a, now))
 			return 0;
+		/* Frames left in the link while the target buffer was full. */
+		if (link_up(&a->link) && buf_len(&a->link.rx) > 0 && !target_stalled(a))
+			link_frames(a, now);
 		if (link_up(&a->link) && link_flush(&a->link) < 0)
 			link_lost(a, now, 0);
 		next = dc_tick(a->dc, now);
@@ -758,7 +755,7 @@ agent_run(const struct region *r, const struct session *s, int listen_fd, int li
 	a.s = *s;
 	a.lfd = listen_fd;
 	a.tfd = -1;
-	buf_init(&a.tbuf, AGENT_TARGET_BUF);
+	buf_init(&a.tbuf, AGENT_TARGET_HARD);
 	buf_init(&a.obuf, 0);
 	buf_init(&a.held, 0);
 	link_init(&a.link, link_fd);

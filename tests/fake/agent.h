@@ -30,6 +30,7 @@
 #include "session.h"
 
 #define AGENT_TARGET_BUF (256 * 1024)  /* client bytes waiting for the target */
+#define AGENT_TARGET_HARD (16 * 1024 * 1024) /* ... past this, input is refused */
 #define AGENT_DRAIN_MS 2000            /* wait for acks before channel_closed */
 #define AGENT_ORPHAN_MS 60000          /* no gateway for this long ends the session */
 #define AGENT_CLOSE_WAIT_MS 3000       /* for the gateway to finish closing */
