@@ -49,7 +49,6 @@ struct gw {
 	unsigned violations;
 	uint64_t frames_in, frames_out;
 	unsigned hostile_state; /* hostile_frame's memory */
-	struct agentmsg_hasher *hasher; /* NULL: one-shot digests */
 };
 
 int
@@ -79,11 +78,10 @@ static void
 client_frame(struct gw *g, const uint8_t *data, size_t len)
 {
 	struct agentmsg m;
-	struct err e;
 
-	err_clear(&e);
-	if (agentmsg_decode_h(&m, data, len, g->hasher, &e) < 0) {
-		violation(g, "undecodable frame: ", e.msg);
+	/* The agent's data channel decodes it in full, digest and all. */
+	if (mgsmsg_classify(&m, data, len) < 0) {
+		violation(g, "undecodable frame", NULL);
 		return;
 	}
 	if (m.kind != AMK_INPUT && m.kind != AMK_ACK) {
@@ -250,8 +248,6 @@ spawn_agent(struct gw *g, const struct session *s, int lfd)
 	g->c = NULL;
 	link_close(&g->link);
 	free(g->token);
-	agentmsg_hasher_free(g->hasher);
-	g->hasher = NULL;
 	err_clear(&e);
 	int rc = agent_run(g->r, s, lfd, sv[0], &e);
 	if (rc < 0)
@@ -499,9 +495,6 @@ gateway_serve(const struct region *r, struct wss_conn *c, const struct wss_reque
 		return rc;
 	}
 	log_verbose(r->lg, "gateway %s: websocket open", g.id);
-	/* One SHA-256 lookup for the session, not one (under a lock) per frame. */
-	if (agentmsg_hasher_new(&g.hasher) != 0)
-		g.hasher = NULL;
 	rc = relay(&g, e);
 	if (g.drop) {
 		log_verbose(r->lg, "gateway %s: dropping the websocket", g.id);
@@ -511,7 +504,6 @@ gateway_serve(const struct region *r, struct wss_conn *c, const struct wss_reque
 	}
 	link_close(&g.link);
 	free(g.token);
-	agentmsg_hasher_free(g.hasher);
 	log_verbose(r->lg, "gateway %s: websocket ended (%" PRIu64 " frames in, %" PRIu64 " out, "
 		    "%u violations)", g.id, g.frames_in, g.frames_out, g.violations);
 	state_append(r->state_dir, "violations", "%s %u", g.id, g.violations);
