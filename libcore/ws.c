@@ -1120,9 +1120,8 @@ queued(int r, struct err *e)
 	}
 }
 
-/* Copies n bytes from src to dst XORed with the 4-byte key, 8 at a time. */
-static void
-mask_copy(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t key[4])
+void
+ws_mask_copy(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t key[4])
 {
 	uint64_t k8, v;
 	size_t i = 0;
@@ -1180,7 +1179,7 @@ frame_direct(struct ws *w, uint8_t opcode, const uint8_t *data, size_t len)
 	if (buf_reserve(&w->out, hl + len, &p) != 0)
 		return 0;
 	memcpy(p, hdr, hl);
-	mask_copy(p + hl, data, len, hdr + hl - 4);
+	ws_mask_copy(p + hl, data, len, hdr + hl - 4);
 	w->st.frames_direct++;
 	return 1;
 }

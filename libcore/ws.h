@@ -141,5 +141,10 @@ int ws_ping(struct ws *w, struct err *e);
 int ws_close(struct ws *w, uint16_t code, struct err *e);
 /* Returns the counters of this connection. */
 const struct ws_stats *ws_stats(const struct ws *w);
+/*
+ * Copies n bytes from src to dst XORed with the 4-byte frame mask key, 8
+ * at a time (masking and unmasking are the same operation).
+ */
+void ws_mask_copy(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t key[4]);
 
 #endif

@@ -17,6 +17,7 @@
 
 #include "buf.h"
 #include "loop.h"
+#include "ws.h"
 
 #define WSS_IO_TIMEOUT_MS 10000 /* for writes that have no deadline of their own */
 #define WSS_CHUNK (64 * 1024)   /* socket reads, and output written once this large */
@@ -51,6 +52,10 @@ struct wss_conn {
 	/* websocket phase */
 	wslay_event_context_ptr ws;
 	struct wss_callbacks cb;
+	size_t max_msg;      /* largest message taken */
+	size_t wslay_avail;  /* bytes of in that wslay may read: one whole frame */
+	int wslay_frag;      /* wslay holds part of a fragmented message */
+	struct buf msg;      /* an unmasked message taken without wslay */
 	struct frag_src *frags;
 	int eof;
 	int io_error;
@@ -272,6 +277,7 @@ wss_conn_new(struct wss_conn **out, int fd, SSL *ssl, const struct logger *lg, s
 	c->lg = lg;
 	buf_init(&c->in, WSS_MAX_HEAD + WSS_MAX_BODY + WSS_CHUNK);
 	buf_init(&c->out, 0);
+	buf_init(&c->msg, 0);
 	if (set_nonblock(fd) != 0) {
 		free(c);
 		return err_set(e, E_IO, "wss: fcntl: %s", strerror(errno));
@@ -369,6 +375,7 @@ free_conn(struct wss_conn *c)
 	}
 	free_request(c);
 	buf_free(&c->in);
+	buf_free(&c->msg);
 	buf_free(&c->out);
 	SSL_free(c->ssl);
 	if (c->fd >= 0)
@@ -657,51 +664,107 @@ wss_write_raw(struct wss_conn *c, const void *data, size_t len, int timeout_ms, 
 
 /* ---- websocket ---- */
 
+/* Gives wslay the frame take_frames() handed it, and nothing beyond. */
 static ssize_t
 ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *data, size_t len, int flags, void *arg)
 {
 	struct wss_conn *c = arg;
-	long r;
+	size_t n = len < c->wslay_avail ? len : c->wslay_avail;
 
 	(void)flags;
-	/*
-	 * wslay asks for little at a time, and a short count can make it stop
-	 * until the next POLLIN: read big chunks into c->in (which also holds
-	 * bytes that came right behind the upgrade request), and go on until
-	 * TLS has nothing left, so no bytes stay unseen in its read-ahead.
-	 */
-	r = 1;
-	while (buf_len(&c->in) < len) {
-		size_t had = buf_len(&c->in);
-		uint8_t *p;
-
-		if (buf_reserve(&c->in, WSS_CHUNK, &p) != 0) {
-			snprintf(c->io_msg, sizeof(c->io_msg), "read: out of memory");
-			c->io_error = 1;
-			wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
-			return -1;
-		}
-		r = conn_read(c, p, WSS_CHUNK);
-		buf_truncate(&c->in, had + (r > 0 ? (size_t)r : 0));
-		if (r <= 0)
-			break;
-	}
-	if (buf_len(&c->in) > 0) {
-		size_t n = len < buf_len(&c->in) ? len : buf_len(&c->in);
-
-		buf_get(&c->in, data, n);
-		return (ssize_t)n;
-	}
-	if (r == IO_WANT_READ || r == IO_WANT_WRITE) {
+	if (n == 0 || buf_get(&c->in, data, n) != 0) {
 		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-	} else {
-		if (r == IO_EOF)
-			c->eof = 1;
-		else
-			c->io_error = 1;
-		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+		return -1;
 	}
-	return -1;
+	c->wslay_avail -= n;
+	return (ssize_t)n;
+}
+
+/*
+ * Reads one chunk into c->in (which also holds bytes that came right
+ * behind the upgrade request). Returns the count, or IO_* with c->eof or
+ * c->io_error set as it applies.
+ */
+static long
+read_chunk(struct wss_conn *c)
+{
+	size_t had = buf_len(&c->in);
+	uint8_t *p;
+	long r;
+
+	if (buf_reserve(&c->in, WSS_CHUNK, &p) != 0) {
+		snprintf(c->io_msg, sizeof(c->io_msg), "read: out of memory");
+		c->io_error = 1;
+		return IO_ERR;
+	}
+	r = conn_read(c, p, WSS_CHUNK);
+	buf_truncate(&c->in, had + (r > 0 ? (size_t)r : 0));
+	if (r == IO_EOF)
+		c->eof = 1;
+	else if (r == IO_ERR)
+		c->io_error = 1;
+	return r;
+}
+
+/*
+ * Takes the whole frames in c->in. A masked data message in one frame is
+ * unmasked and delivered here: wslay unmasks a byte at a time and copies
+ * every message into an allocation of its own, which made it the largest
+ * part of the fake gateway's CPU in a bulk upload, and the gateway then
+ * competes with the client it serves for the same cores. Every other frame
+ * (control frames, fragments, anything malformed or too large) goes to
+ * wslay whole and alone, so its parser always stops at a frame boundary.
+ */
+static void
+take_frames(struct wss_conn *c)
+{
+	while (!c->io_error && wslay_event_get_read_enabled(c->ws)) {
+		const uint8_t *key = NULL, *payload;
+		uint8_t b0, b1, op, x[2], *dst;
+		uint64_t plen;
+		struct buf b;
+		size_t hl;
+
+		buf_view(&b, buf_ptr(&c->in), buf_len(&c->in));
+		if (buf_get_u8(&b, &b0) != 0 || buf_get_u8(&b, &b1) != 0)
+			return;
+		plen = b1 & 0x7f;
+		if (plen == 126) {
+			if (buf_get(&b, x, 2) != 0)
+				return;
+			plen = (uint64_t)x[0] << 8 | x[1];
+		} else if (plen == 127 && buf_get_u64(&b, &plen) != 0) {
+			return;
+		}
+		if ((b1 & 0x80) && buf_get_direct(&b, 4, &key) != 0)
+			return;
+		hl = buf_len(&c->in) - buf_len(&b);
+		op = b0 & 0x0f;
+		if (plen > c->max_msg) {
+			c->wslay_avail = hl; /* refused from its header */
+		} else if (buf_get_direct(&b, (size_t)plen, &payload) != 0) {
+			return; /* the rest is still to come */
+		} else if ((b0 & 0xf0) == 0x80 && (op == WSS_OP_TEXT || op == WSS_OP_BINARY) &&
+			   key != NULL && !c->wslay_frag) {
+			buf_reset(&c->msg);
+			if (buf_reserve(&c->msg, (size_t)plen, &dst) != 0) {
+				snprintf(c->io_msg, sizeof(c->io_msg), "read: out of memory");
+				c->io_error = 1;
+				return;
+			}
+			ws_mask_copy(dst, payload, (size_t)plen, key);
+			buf_consume(&c->in, hl + (size_t)plen);
+			if (c->cb.on_message != NULL)
+				c->cb.on_message(c->cb.arg, op, dst, (size_t)plen);
+			continue;
+		} else {
+			c->wslay_avail = hl + (size_t)plen;
+		}
+		if (op == WSS_OP_TEXT || op == WSS_OP_BINARY || op == 0)
+			c->wslay_frag = !(b0 & 0x80);
+		wslay_event_recv(c->ws);
+		c->wslay_avail = 0;
+	}
 }
 
 static ssize_t
@@ -799,7 +862,8 @@ wss_upgrade(struct wss_conn *c, const struct wss_callbacks *cb, size_t max_msg, 
 		return rc;
 	if (wslay_event_context_server_init(&c->ws, &wcb, c) != 0)
 		return err_set(e, E_NOMEM, "wss: out of memory");
-	wslay_event_config_set_max_recv_msg_length(c->ws, max_msg ? max_msg : WSS_DEFAULT_MAX_MSG);
+	c->max_msg = max_msg ? max_msg : WSS_DEFAULT_MAX_MSG;
+	wslay_event_config_set_max_recv_msg_length(c->ws, c->max_msg);
 	if (cb != NULL)
 		c->cb = *cb;
 	return 0;
@@ -845,7 +909,11 @@ wss_on_readable(struct wss_conn *c, struct err *e)
 {
 	if (c->ws == NULL)
 		return err_set(e, E_INVAL, "wss: not a websocket");
-	if (wslay_event_recv(c->ws) != 0 && c->io_error)
+	/* Until TLS has nothing left, so no bytes stay unseen in its read-ahead. */
+	while (read_chunk(c) > 0 && wslay_event_get_read_enabled(c->ws))
+		take_frames(c);
+	take_frames(c);
+	if (c->io_error)
 		return err_set(e, E_NET, "wss: %s", c->io_msg);
 	if (c->eof)
 		return err_set(e, E_CLOSED, "wss: peer hung up");
