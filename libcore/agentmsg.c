@@ -173,9 +173,34 @@ int
 agentmsg_decode_h(struct agentmsg *m, const uint8_t *frame, size_t len, struct agentmsg_hasher *h,
 		  struct err *e)
 {
+	int r = agentmsg_decode_fields(m, frame, len, e);
+
+	return r != 0 ? r : agentmsg_check_digest(m, h, e);
+}
+
+int
+agentmsg_check_digest(const struct agentmsg *m, struct agentmsg_hasher *h, struct err *e)
+{
+	uint8_t sum[DIGEST_SIZE];
+	int r;
+
+	/* As the official client: a zero PayloadLength field skips the check,
+	 * and nothing is checked in start/pause_publication. */
+	if (is_pub(m->kind) || m->payload_len == 0)
+		return 0;
+	if ((r = sha256(h, m->payload, m->payload_size, sum)) != 0)
+		return err_set(e, r, "agentmsg: sha-256 failed");
+	if (memcmp(sum, m->digest, DIGEST_SIZE) != 0)
+		return err_set(e, E_DIGEST, "agentmsg: %s seq %" PRId64
+		    ": payload digest mismatch (%zu bytes)", m->type, m->seq, m->payload_size);
+	return 0;
+}
+
+int
+agentmsg_decode_fields(struct agentmsg *m, const uint8_t *frame, size_t len, struct err *e)
+{
 	struct buf b;
 	const uint8_t *type, *idw, *pay;
-	uint8_t sum[DIGEST_SIZE];
 	size_t tb, te;
 	uint64_t seq;
 	int r;
@@ -258,14 +283,6 @@ agentmsg_decode_h(struct agentmsg *m, const uint8_t *frame, size_t len, struct a
 		return 0; /* the official client validates nothing else for these */
 	if (m->created_ms == 0)
 		return err_set(e, E_PROTO, "agentmsg: %s message has no created date", m->type);
-	/* As the official client: a zero PayloadLength field skips the check. */
-	if (m->payload_len != 0) {
-		if ((r = sha256(h, m->payload, m->payload_size, sum)) != 0)
-			return err_set(e, r, "agentmsg: sha-256 failed");
-		if (memcmp(sum, m->digest, DIGEST_SIZE) != 0)
-			return err_set(e, E_DIGEST, "agentmsg: %s seq %" PRId64
-			    ": payload digest mismatch (%zu bytes)", m->type, m->seq, m->payload_size);
-	}
 	return 0;
 }
 

@@ -133,6 +133,13 @@ int agentmsg_decode_h(struct agentmsg *m, const uint8_t *frame, size_t len,
 		      struct agentmsg_hasher *h, struct err *e);
 int agentmsg_encode_h(struct buf *out, const struct agentmsg *m, struct agentmsg_hasher *h,
 		      struct err *e);
+/*
+ * The two halves of agentmsg_decode_h: every rule but the digest, then the
+ * digest rule alone on a decoded m. Each returns 0 or an E_* code with a
+ * message in e, as agentmsg_decode.
+ */
+int agentmsg_decode_fields(struct agentmsg *m, const uint8_t *frame, size_t len, struct err *e);
+int agentmsg_check_digest(const struct agentmsg *m, struct agentmsg_hasher *h, struct err *e);
 
 /*
  * Appends the acknowledge JSON for a received stream message:

@@ -140,6 +140,9 @@ struct dc_config {
 	const char *target_id;
 	size_t window;          /* 0: DC_WINDOW_DEFAULT; clamped to MIN..MAX */
 	int pace;               /* size the window from rate and RTT (see DC_PACE_MIN) */
+	/* Agent role: leave payload digests unchecked, as the real agent does
+	 * (its Validate() does not look at them); the client always checks. */
+	int trust_digests;
 	size_t inbuf;           /* 0: DC_INBUF_DEFAULT; clamped to 1..MAX */
 	uint32_t rto_initial_ms; /* 0: DC_RTO_INITIAL_MS */
 	uint32_t rto_min_ms;     /* 0: DC_RTO_MIN_MS (floor) */

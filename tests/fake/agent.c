@@ -768,6 +768,7 @@ agent_run(const struct region *r, const struct session *s, int listen_fd, int li
 	cfg.properties_json = props;
 	cfg.target_id = s->target;
 	cfg.extra_actions_json = hostile_extra_actions(r);
+	cfg.trust_digests = r->f.trust_digests;
 	cfg.log = r->lg;
 	rc = dc_new(&a.dc, &cfg, &cb, e);
 	if (rc == 0) {

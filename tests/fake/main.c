@@ -76,6 +76,8 @@ usage(FILE *out)
 "  --pause MS               once, after some output: pause_publication, then\n"
 "                           start_publication MS later\n"
 "  --pace                   agent output like the real agent: 1024 bytes, 1 ms\n"
+"  --trust-digests          leave client payload digests unchecked, as the real\n"
+"                           agent does (the benchmark; tests keep the check)\n"
 "  --throttle N[:STATUS]    the first N API calls answer ThrottlingException\n"
 "                           with HTTP STATUS (400, the default, or 429)\n"
 "  --resume-no-token        ResumeSession answers an empty TokenValue\n"
@@ -167,6 +169,7 @@ parse_target(const char *s, struct region *r)
 enum {
 	OPT_STATE_DIR = 256, OPT_TARGET, OPT_PORT, OPT_AK, OPT_SK, OPT_REGION, OPT_PLAIN,
 	OPT_DROP_AFTER, OPT_DUPLICATE, OPT_REORDER, OPT_WITHHOLD_ACK, OPT_PAUSE, OPT_PACE,
+	OPT_TRUST_DIGESTS,
 	OPT_THROTTLE, OPT_RESUME_NO_TOKEN, OPT_REFUSE_TARGET, OPT_OFFLINE,
 	OPT_DROP_MODE, OPT_DROP_INPUT, OPT_CLOSE_AFTER, OPT_THROTTLE_RESUME, OPT_API_DOWN,
 	OPT_PUBLIC_PORT,
@@ -193,6 +196,7 @@ parse_args(int argc, char **argv, struct region *r, unsigned *port)
 		{ "withhold-ack", required_argument, NULL, OPT_WITHHOLD_ACK },
 		{ "pause", required_argument, NULL, OPT_PAUSE },
 		{ "pace", no_argument, NULL, OPT_PACE },
+		{ "trust-digests", no_argument, NULL, OPT_TRUST_DIGESTS },
 		{ "throttle", required_argument, NULL, OPT_THROTTLE },
 		{ "resume-no-token", no_argument, NULL, OPT_RESUME_NO_TOKEN },
 		{ "refuse-target", no_argument, NULL, OPT_REFUSE_TARGET },
@@ -278,6 +282,9 @@ parse_args(int argc, char **argv, struct region *r, unsigned *port)
 			break;
 		case OPT_PACE:
 			f->pace = 1;
+			break;
+		case OPT_TRUST_DIGESTS:
+			f->trust_digests = 1;
 			break;
 		case OPT_THROTTLE:
 			b = 400;

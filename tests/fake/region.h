@@ -32,6 +32,7 @@ struct region_faults {
 	unsigned withhold_ack;     /* do not ack every Nth input message */
 	int pause_ms;              /* >0: pause_publication once, start after ms */
 	int pace;                  /* 1024-byte chunks with 1 ms sleeps */
+	int trust_digests;         /* the agent leaves client digests unchecked */
 	unsigned throttle;         /* the first N API calls are throttled */
 	int throttle_status;       /* HTTP status for those (400 or 429) */
 	int resume_no_token;       /* ResumeSession answers an empty token */

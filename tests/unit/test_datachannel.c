@@ -1277,6 +1277,56 @@ hostile(struct sim *s, struct peer *victim, enum agentmsg_kind stream_kind)
 	buf_free(&b);
 }
 
+/*
+ * A client message whose payload does not match its digest: the agent role
+ * drops it and counts a violation, unless told to trust digests as the
+ * real agent does; the client role always drops such output.
+ */
+static void
+test_trust_digests(void **state)
+{
+	for (int trust = 0; trust <= 1; trust++) {
+		struct dc_config ac = { 0 };
+		struct buf b;
+		struct sim s;
+		uint8_t *p;
+
+		(void)state;
+		ac.trust_digests = trust;
+		sim_init(&s, NULL, &ac);
+		handshake(&s);
+		buf_init(&b, 0);
+		/* Next in sequence after HandshakeResponse (client seq 0). */
+		mk(&b, AMK_INPUT, NULL, 1, 0, PT_OUTPUT, "abc", 3);
+		p = malloc(buf_len(&b));
+		assert_non_null(p);
+		memcpy(p, buf_ptr(&b), buf_len(&b));
+		p[buf_len(&b) - 1] = 'x';
+		assert_int_equal(dc_receive(s.a.dc, p, buf_len(&b), s.now), 0);
+		if (trust) {
+			assert_int_equal(s.a.rxlen, 3);
+			assert_memory_equal(s.a.rx, "abx", 3);
+			assert_int_equal(dc_stats(s.a.dc)->decode_errors, 0);
+			assert_int_equal(dc_violations(s.a.dc), 0);
+		} else {
+			assert_int_equal(s.a.rxlen, 0);
+			assert_int_equal(dc_stats(s.a.dc)->decode_errors, 1);
+			assert_int_equal(dc_violations(s.a.dc), 1);
+		}
+		/* The client role never trusts: the same mismatch on output,
+		 * next after HandshakeRequest and HandshakeComplete. */
+		mk(&b, AMK_OUTPUT, NULL, 2, 0, PT_OUTPUT, "abc", 3);
+		memcpy(p, buf_ptr(&b), buf_len(&b));
+		p[buf_len(&b) - 1] = 'x';
+		assert_int_equal(dc_receive(s.c.dc, p, buf_len(&b), s.now), 0);
+		assert_int_equal(s.c.rxlen, 0);
+		assert_int_equal(dc_stats(s.c.dc)->decode_errors, 1);
+		free(p);
+		buf_free(&b);
+		sim_free(&s);
+	}
+}
+
 static void
 test_hostile(void **state)
 {
@@ -1514,6 +1564,7 @@ main(void)
 		cmocka_unit_test(test_open_data_channel),
 		cmocka_unit_test(test_handshake_json),
 		cmocka_unit_test(test_handshake),
+		cmocka_unit_test(test_trust_digests),
 		cmocka_unit_test(test_bulk),
 		cmocka_unit_test(test_drop),
 		cmocka_unit_test(test_duplicate),
