@@ -711,9 +711,10 @@ read_chunk(struct wss_conn *c)
  * unmasked and delivered here: wslay unmasks a byte at a time and copies
  * every message into an allocation of its own, which made it the largest
  * part of the fake gateway's CPU in a bulk upload, and the gateway then
- * competes with the client it serves for the same cores. Every other frame
- * (control frames, fragments, anything malformed or too large) goes to
- * wslay whole and alone, so its parser always stops at a frame boundary.
+ * competes with the client it serves for the same cores. A frame over the
+ * message limit is refused here, with wslay's close code. Every other
+ * frame (control frames, fragments, anything malformed) goes to wslay
+ * whole and alone, so its parser always stops at a frame boundary.
  */
 static void
 take_frames(struct wss_conn *c)
@@ -741,7 +742,10 @@ take_frames(struct wss_conn *c)
 		hl = buf_len(&c->in) - buf_len(&b);
 		op = b0 & 0x0f;
 		if (plen > c->max_msg) {
-			c->wslay_avail = hl; /* refused from its header */
+			/* As wslay answers a message over its limit. */
+			wslay_event_queue_close(c->ws, 1009, NULL, 0);
+			wslay_event_shutdown_read(c->ws);
+			return;
 		} else if (buf_get_direct(&b, (size_t)plen, &payload) != 0) {
 			return; /* the rest is still to come */
 		} else if ((b0 & 0xf0) == 0x80 && (op == WSS_OP_TEXT || op == WSS_OP_BINARY) &&

@@ -178,7 +178,9 @@ child_main(int lfd, enum mode mode, SSL_CTX *ctx)
 		break;
 	default:
 		cb.arg = &ch;
-		if (wss_upgrade(ch.c, &cb, 0, NULL) != 0)
+		/* /small: a server that takes messages of at most 4 KiB. */
+		if (wss_upgrade(ch.c, &cb, strcmp(ch.req->path, "/small") == 0 ? 4096 : 0,
+				NULL) != 0)
 			return 13;
 		while (wss_is_open(ch.c) && !ch.drop) {
 			struct pollfd q = { .fd = wss_fd(ch.c) };
@@ -714,6 +716,40 @@ test_server_close_code(void **state)
 	assert_int_equal(srv_wait(&s), 0);
 }
 
+/*
+ * The server takes whole data frames itself and leaves the rest to wslay:
+ * a ping and a close between data messages, and a message over its limit,
+ * which it refuses with 1009 as wslay would.
+ */
+static void
+test_server_frame_paths(void **state)
+{
+	static uint8_t big[5000];
+	struct srv s;
+	struct cli c;
+	struct ws_opts o = opts_for(&c, NULL);
+	char url[128];
+
+	(void)state;
+	srv_start(&s, M_ECHO, NULL);
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%d/small", s.port);
+	assert_int_equal(cli_open(&c, url, &o), 0);
+	cli_text(&c, "one");
+	assert_int_equal(ws_ping(c.w, NULL), 0);
+	cli_text(&c, "two");
+	cli_run(&c, 2);
+	assert_string_equal(c.data, "two");
+	assert_int_equal(ws_stats(c.w)->pongs_in, 1);
+	fill_pattern(big, sizeof(big));
+	assert_int_equal(ws_send_binary(c.w, big, sizeof(big), NULL), 0);
+	cli_run(&c, -1);
+	assert_int_equal(c.rc, E_CLOSED);
+	assert_int_equal(c.close_code, 1009);
+	assert_int_equal(c.nmsg, 2);
+	cli_free(&c);
+	assert_int_equal(srv_wait(&s), 0);
+}
+
 static void
 test_server_drop(void **state)
 {
@@ -903,6 +939,7 @@ main(void)
 		cmocka_unit_test(test_big_message_tls),
 		cmocka_unit_test(test_fragmented),
 		cmocka_unit_test(test_too_big),
+		cmocka_unit_test(test_server_frame_paths),
 		cmocka_unit_test(test_ping_pong),
 		cmocka_unit_test(test_server_close_code),
 		cmocka_unit_test(test_server_drop),
