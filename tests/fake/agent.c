@@ -155,8 +155,9 @@ cb_deliver(void *arg, const uint8_t *data, size_t len)
 	 * Like the real agent: nothing is taken before the target is connected.
 	 * Once it is, the real agent writes each message to the target socket
 	 * with a blocking write and so refuses nothing: a slow target only
-	 * stalls it (link_frames stops taking frames). The hard cap is a
-	 * backstop that a client within its window never reaches.
+	 * stalls it (link_frames stops taking frames). Input piles up past
+	 * AGENT_TARGET_BUF only while our own window is full (at most the
+	 * client's window of messages); the hard cap is a backstop.
 	 */
 	if (a->ts != T_OPEN || buf_len(&a->tbuf) + len > AGENT_TARGET_HARD) {
 		a->input_refused = 1;
@@ -368,7 +369,6 @@ accept_link(struct agent *a, uint64_t now)
 		dc_resend_all(a->dc, now);
 }
 
-/* Handles every complete frame the gateway relayed. */
 /*
  * The real agent handles a session's messages one at a time, and its write
  * to a slow target blocks the ones behind: frames wait in the link while
@@ -383,6 +383,7 @@ target_stalled(const struct agent *a)
 	    dc_window_room(a->dc) > 0;
 }
 
+/* Handles the complete frames the gateway relayed, while the target takes input. */
 static void
 link_frames(struct agent *a, uint64_t now)
 {
