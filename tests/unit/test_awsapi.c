@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -70,6 +71,9 @@ region_start(struct region *r, const char *const *extra)
 	assert_true(r->pid >= 0);
 	if (r->pid == 0) {
 		char logf[512];
+		/* A failed assertion skips region_stop: the region must not
+		 * outlive the test and keep ctest waiting on its output. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		snprintf(logf, sizeof(logf), "%s/log", r->dir);
 		if (freopen(logf, "w", stderr) == NULL)
 			_exit(127);
@@ -109,11 +113,15 @@ region_stop(struct region *r)
 	unsetenv("AWS_CA_BUNDLE");
 }
 
-/* Counts lines of the region's api.log that contain every given word. */
+/*
+ * Counts lines of the region's api.log ("OPERATION STATUS DETAIL") for op
+ * with status (NULL: any). Fields, not substrings: a random session id in
+ * the detail may well contain "429".
+ */
 static int
-api_log_count(const struct region *r, const char *w1, const char *w2)
+api_log_count(const struct region *r, const char *op, const char *status)
 {
-	char path[512], line[1024];
+	char path[512], line[1024], f1[128], f2[32];
 	FILE *f;
 	int n = 0;
 
@@ -121,7 +129,8 @@ api_log_count(const struct region *r, const char *w1, const char *w2)
 	if ((f = fopen(path, "r")) == NULL)
 		return 0;
 	while (fgets(line, sizeof(line), f) != NULL)
-		if (strstr(line, w1) != NULL && (w2 == NULL || strstr(line, w2) != NULL))
+		if (sscanf(line, "%127s %31s", f1, f2) == 2 && strcmp(f1, op) == 0 &&
+		    (status == NULL || strcmp(f2, status) == 0))
 			n++;
 	fclose(f);
 	return n;
