@@ -107,8 +107,8 @@ cb_send_frame(void *arg, const uint8_t *frame, size_t len)
 	struct agentmsg m;
 	int rc;
 
-	/* Our data channel just encoded it: the header says enough. */
-	if (mgsmsg_classify(&m, frame, len) < 0)
+	/* Our data channel just encoded it: no need to check its digest. */
+	if (agentmsg_decode_fields(&m, frame, len, NULL) != 0)
 		return link_send(a, frame, len);
 	if (m.kind == AMK_ACK && f->withhold_ack > 0) {
 		if (++a->acks_seen % f->withhold_ack == 0) {

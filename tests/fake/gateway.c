@@ -78,10 +78,12 @@ static void
 client_frame(struct gw *g, const uint8_t *data, size_t len)
 {
 	struct agentmsg m;
+	struct err e;
 
-	/* The agent's data channel decodes it in full, digest and all. */
-	if (mgsmsg_classify(&m, data, len) < 0) {
-		violation(g, "undecodable frame", NULL);
+	/* The agent's data channel checks the digest. */
+	err_clear(&e);
+	if (agentmsg_decode_fields(&m, data, len, &e) != 0) {
+		violation(g, "undecodable frame: ", e.msg);
 		return;
 	}
 	if (m.kind != AMK_INPUT && m.kind != AMK_ACK) {

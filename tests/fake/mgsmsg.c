@@ -77,30 +77,3 @@ mgsmsg_publication(struct buf *out, enum agentmsg_kind kind, const char *session
 	}
 	return encode(out, kind, id, j);
 }
-
-int
-mgsmsg_classify(struct agentmsg *m, const uint8_t *frame, size_t len)
-{
-	/* SchemaVersion, CreatedDate, SequenceNumber, Flags, MessageId, Digest */
-	const size_t skip = 4 + 8 + 8 + 8 + 16 + 32;
-	size_t tb = 0, te = AGENTMSG_TYPE_SIZE;
-	const uint8_t *type;
-	uint32_t hl;
-	struct buf b;
-
-	memset(m, 0, sizeof(*m));
-	buf_view(&b, frame, len);
-	if (len < AGENTMSG_HEADER_SIZE || buf_get_u32(&b, &hl) != 0 || hl != AGENTMSG_HL ||
-	    buf_get_direct(&b, AGENTMSG_TYPE_SIZE, &type) != 0 || buf_consume(&b, skip) != 0 ||
-	    buf_get_u32(&b, &m->payload_type) != 0)
-		return -1;
-	while (tb < te && (type[tb] == ' ' || type[tb] == '\0'))
-		tb++;
-	while (te > tb && (type[te - 1] == ' ' || type[te - 1] == '\0'))
-		te--;
-	memcpy(m->type, type + tb, te - tb);
-	m->type[te - tb] = '\0';
-	m->kind = agentmsg_kind_of(m->type);
-	m->payload_size = len - AGENTMSG_HEADER_SIZE;
-	return m->kind == AMK_UNKNOWN ? -1 : 0;
-}

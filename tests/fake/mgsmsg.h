@@ -23,12 +23,4 @@ int mgsmsg_channel_closed(struct buf *out, const char *target, const char *sessi
 /* Appends a pause_publication or start_publication frame (kind AMK_PAUSE_PUB / AMK_START_PUB); 0 or E_*. */
 int mgsmsg_publication(struct buf *out, enum agentmsg_kind kind, const char *session_id);
 
-/*
- * Reads a frame's header as far as the fake's relays need it: kind,
- * payload type and payload size, without the SHA-256 of the payload that a
- * full agentmsg_decode costs (the agent's data channel checks that).
- * Returns 0, or -1 for a frame it cannot classify.
- */
-int mgsmsg_classify(struct agentmsg *m, const uint8_t *frame, size_t len);
-
 #endif
