@@ -35,6 +35,21 @@
 #define DC_PACE_CLEAN 4
 #define DC_PACE_INTERVAL_MIN_MS 50 /* acks come in bursts: average them */
 #define DC_PACE_RTT_TTL_MS 10000 /* a least RTT older than this is forgotten */
+/*
+ * The window is DC_PACE_GAIN round trips' worth of the delivery rate. Once
+ * the sampling interval is the round trip itself (DC_PACE_INTERVAL_MIN_MS or
+ * more), a rate sample shows the window of one interval before, so with that
+ * gain the window would double only every other round trip at the start of
+ * a transfer (a whole second more than TCP at 100 ms each way). Until the
+ * rate stops growing by a quarter for DC_PACE_STARTUP_ROUNDS intervals the
+ * gain on such a path is DC_PACE_STARTUP_GAIN, which doubles the window
+ * every round trip, as TCP slow start does. On shorter paths the interval
+ * spans several round trips, the lag is small, and a larger gain would only
+ * queue more.
+ */
+#define DC_PACE_GAIN 2
+#define DC_PACE_STARTUP_GAIN 4
+#define DC_PACE_STARTUP_ROUNDS 3
 /* How often dc_tick retries input that deliver refused after it was acked. */
 #define DC_INPUT_RETRY_MS 100
 /* Random bytes fetched at once for message ids: one RAND_bytes call per
@@ -120,6 +135,10 @@ struct dc {
 	uint64_t bw_t0, bw_acked;
 	uint64_t bw[DC_PACE_SAMPLES];
 	size_t bw_i;
+	int pace_startup;               /* the rate still grows: DC_PACE_STARTUP_GAIN */
+	int bw_limited;                 /* the window held data back this interval */
+	uint64_t startup_bw;            /* best rate so far in startup */
+	unsigned startup_flat;          /* intervals since it grew by a quarter */
 	int64_t min_rtt_ms;             /* -1: no sample yet */
 	uint64_t min_rtt_at;
 
@@ -459,14 +478,14 @@ rtt_sample(struct dc *dc, uint64_t sent, uint64_t now, int clean)
 /*
  * Counts one newly acked message and, once per interval (at least the least
  * round trip), turns the count into a rate sample and the window from the
- * best recent rate: twice the messages delivered in a round trip plus slack.
- * While the window limits sending the rate it lets through doubles each
- * interval, so it opens as fast as TCP slow start.
+ * best recent rate: twice (in startup four times) the messages delivered in
+ * a round trip plus slack. In startup, while the window limits sending, it
+ * doubles each round trip (see DC_PACE_STARTUP_GAIN).
  */
 static void
 pace_on_ack(struct dc *dc, uint64_t now)
 {
-	uint64_t iv, best = 0, rtt, w;
+	uint64_t iv, best = 0, rtt, w, sample, gain;
 
 	if (!dc->pace)
 		return;
@@ -480,14 +499,35 @@ pace_on_ack(struct dc *dc, uint64_t now)
 	}
 	if (now - dc->bw_t0 < iv)
 		return;
-	dc->bw[dc->bw_i++ % DC_PACE_SAMPLES] = dc->bw_acked * 1000 / (now - dc->bw_t0);
+	sample = dc->bw_acked * 1000 / (now - dc->bw_t0);
+	dc->bw[dc->bw_i++ % DC_PACE_SAMPLES] = sample;
 	dc->bw_t0 = now;
 	dc->bw_acked = 0;
 	for (size_t i = 0; i < DC_PACE_SAMPLES; i++)
 		if (dc->bw[i] > best)
 			best = dc->bw[i];
+	/* Only an interval the window held back says the path is full: one
+	 * where the sender had less to send (a handshake, typing) says nothing. */
+	if (dc->pace_startup && dc->bw_limited) {
+		if (sample * 4 >= dc->startup_bw * 5) {
+			dc->startup_bw = sample;
+			dc->startup_flat = 0;
+		} else if (++dc->startup_flat >= DC_PACE_STARTUP_ROUNDS) {
+			dc->pace_startup = 0;
+			log_trace(dc->log, "pacing: startup over at %" PRIu64 " msgs/s", best);
+		}
+	}
+	dc->bw_limited = 0;
 	rtt = (dc->min_rtt_ms > 0 ? (uint64_t)dc->min_rtt_ms : 0) + DC_PACE_SLACK_MS;
-	w = 2 * best * rtt / 1000;
+	gain = dc->pace_startup && dc->min_rtt_ms >= DC_PACE_INTERVAL_MIN_MS ?
+	    DC_PACE_STARTUP_GAIN : DC_PACE_GAIN;
+	w = gain * best * rtt / 1000;
+	if (w <= DC_PACE_MIN && !dc->pace_startup) {
+		/* Quiet since: the next transfer opens the window as the first did. */
+		dc->pace_startup = 1;
+		dc->startup_bw = 0;
+		dc->startup_flat = 0;
+	}
 	w = w < DC_PACE_MIN ? DC_PACE_MIN : w > dc->out_max ? dc->out_max : w;
 	if (w != dc->pace_win)
 		log_trace(dc->log, "window %" PRIu64 " (%" PRIu64 " msgs/s, least RTT %" PRId64 " ms)",
@@ -1075,6 +1115,7 @@ dc_new(struct dc **out, const struct dc_config *cfg, const struct dc_callbacks *
 	dc->pace = cfg->pace && cfg->role == DC_CLIENT;
 	dc->trust_digests = cfg->trust_digests && cfg->role == DC_AGENT;
 	dc->pace_win = DC_PACE_MIN;
+	dc->pace_startup = 1;
 	dc->st.pace_window = dc->pace ? (win < DC_PACE_MIN ? win : DC_PACE_MIN) : win;
 	dc->min_rtt_ms = -1;
 	dc->properties_json = dup_or(cfg->properties_json, "{\"portNumber\":\"22\"}");
@@ -1248,7 +1289,7 @@ dc_send(struct dc *dc, const uint8_t *data, size_t len, uint64_t now)
 		dc->st.bytes_out += n;
 	}
 	if (taken < len)
-		dc->want_room = 1;
+		dc->want_room = dc->bw_limited = 1;
 	if (taken == 0 && r < 0)
 		LEAVE(dc, r);
 	LEAVE(dc, (ssize_t)taken);

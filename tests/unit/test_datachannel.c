@@ -881,6 +881,45 @@ test_pace_window(void **state)
 	}
 }
 
+static int
+window_2048(struct sim *s)
+{
+	return dc_stats(s->c.dc)->pace_window >= 2048;
+}
+
+/*
+ * At 50 ms each way the window opens like TCP slow start, doubling every
+ * round trip while it limits sending: from 256 to 2048 in about four round
+ * trips (three doublings, and one for the first rate sample). Without the
+ * startup gain a rate sample lags a round trip behind the window, which
+ * then doubles every other round trip: six.
+ */
+static void
+test_pace_startup(void **state)
+{
+	static uint8_t data[16 * 1024 * 1024];
+	struct sim s;
+	struct dc_config cc = { 0 };
+	uint64_t t0;
+
+	(void)state;
+	memset(data, 's', sizeof(data));
+	cc.window = 3000;
+	cc.pace = 1;
+	sim_init(&s, &cc, NULL);
+	s.c2a.latency = s.a2c.latency = 50;
+	handshake(&s);
+	t0 = s.now;
+	s.c.src = data;
+	s.c.srclen = sizeof(data);
+	assert_true(run(&s, window_2048, 10000000));
+	assert_true(s.now - t0 <= 5 * 100);
+	assert_true(run(&s, transfer_done, 10000000));
+	assert_int_equal(s.a.rxlen, sizeof(data));
+	assert_int_equal(dc_stats(s.c.dc)->pace_window, 3000);
+	sim_free(&s);
+}
+
 static void
 test_kms(void **state)
 {
@@ -1577,6 +1616,7 @@ main(void)
 		cmocka_unit_test(test_window),
 		cmocka_unit_test(test_ring_growth),
 		cmocka_unit_test(test_pace_window),
+		cmocka_unit_test(test_pace_startup),
 		cmocka_unit_test(test_kms),
 		cmocka_unit_test(test_unknown_action),
 		cmocka_unit_test(test_session_type),
