@@ -40,12 +40,12 @@
  * the sampling interval is the round trip itself (DC_PACE_INTERVAL_MIN_MS or
  * more), a rate sample shows the window of one interval before, so with that
  * gain the window would double only every other round trip at the start of
- * a transfer (a whole second more than TCP at 100 ms each way). Until the
- * rate stops growing by a quarter for DC_PACE_STARTUP_ROUNDS intervals the
- * gain on such a path is DC_PACE_STARTUP_GAIN, which doubles the window
- * every round trip, as TCP slow start does. On shorter paths the interval
- * spans several round trips, the lag is small, and a larger gain would only
- * queue more.
+ * a transfer (at 100 ms each way it took five round trips, not three, to
+ * reach ssh's own 2 MiB channel window). Until the rate stops growing by a
+ * quarter for DC_PACE_STARTUP_ROUNDS intervals the gain on such a path is
+ * DC_PACE_STARTUP_GAIN, which doubles the window every round trip, as TCP
+ * slow start does. On shorter paths the interval spans several round trips,
+ * the lag is small, and a larger gain would only queue more.
  */
 #define DC_PACE_GAIN 2
 #define DC_PACE_STARTUP_GAIN 4
