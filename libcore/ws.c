@@ -762,6 +762,14 @@ easy_setup(struct ws *w, const struct target *t, struct err *e)
 	curl_easy_setopt(w->curl, CURLOPT_ERRORBUFFER, w->errbuf);
 	curl_easy_setopt(w->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(w->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)w->o.connect_timeout_ms);
+	/*
+	 * No Nagle: a keystroke's message must not wait for the ack of the
+	 * previous one (curl's default since 7.50.2, stated here as it is the
+	 * data path's). Socket buffer sizes stay unset on purpose: a fixed
+	 * SO_SNDBUF/SO_RCVBUF turns off the kernel's autotuning, which grows
+	 * them to the path's bandwidth-delay product as a transfer needs.
+	 */
+	curl_easy_setopt(w->curl, CURLOPT_TCP_NODELAY, 1L);
 	tlstrust_setopt(w->curl, w->o.ca_file);
 	/* ALPN must not pick h2: the upgrade below is HTTP/1.1. */
 	curl_easy_setopt(w->curl, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
