@@ -1289,7 +1289,11 @@ dc_send(struct dc *dc, const uint8_t *data, size_t len, uint64_t now)
 		dc->st.bytes_out += n;
 	}
 	if (taken < len)
-		dc->want_room = dc->bw_limited = 1;
+		dc->want_room = 1;
+	/* Held back, or filled to the brim (a caller that reads only what
+	 * dc_window_room allows never offers more than fits). */
+	if (taken < len || dc->out_count >= send_limit(dc))
+		dc->bw_limited = 1;
 	if (taken == 0 && r < 0)
 		LEAVE(dc, r);
 	LEAVE(dc, (ssize_t)taken);
