@@ -902,6 +902,18 @@ test_pace_window(void **state)
 	}
 }
 
+/* A paced client with the given window over a path of latency ms each way. */
+static void
+paced_sim(struct sim *s, uint32_t window, uint32_t latency)
+{
+	struct dc_config cc = { 0 };
+
+	cc.window = window;
+	cc.pace = 1;
+	sim_init(s, &cc, NULL);
+	s->c2a.latency = s->a2c.latency = latency;
+}
+
 static int
 window_2048(struct sim *s)
 {
@@ -920,15 +932,11 @@ test_pace_startup(void **state)
 {
 	static uint8_t data[16 * 1024 * 1024];
 	struct sim s;
-	struct dc_config cc = { 0 };
 	uint64_t t0;
 
 	(void)state;
 	memset(data, 's', sizeof(data));
-	cc.window = 3000;
-	cc.pace = 1;
-	sim_init(&s, &cc, NULL);
-	s.c2a.latency = s.a2c.latency = 50;
+	paced_sim(&s, 3000, 50);
 	handshake(&s);
 	t0 = s.now;
 	s.c.src = data;
@@ -954,15 +962,11 @@ test_pace_startup_ends(void **state)
 {
 	static uint8_t data[40 * 1024 * 1024];
 	struct sim s;
-	struct dc_config cc = { 0 };
 	uint32_t w;
 
 	(void)state;
 	memset(data, 'b', sizeof(data));
-	cc.window = 20000;
-	cc.pace = 1;
-	sim_init(&s, &cc, NULL);
-	s.c2a.latency = s.a2c.latency = 50;
+	paced_sim(&s, 20000, 50);
 	s.c2a.rate = 20;
 	handshake(&s);
 	s.c.fit = 1;
