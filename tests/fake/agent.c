@@ -2,6 +2,7 @@
 #include "agent.h"
 #include "agentmsg.h"
 #include "datachannel.h"
+#include "gateway.h"
 #include "link.h"
 #include "loop.h"
 #include "mgsmsg.h"
@@ -17,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,6 +36,7 @@ struct agent {
 	struct dc *dc;
 	int lfd;                  /* accepts later gateways */
 	struct link link;         /* the current gateway, if any */
+	struct gateway *gw;       /* the first websocket's, served in our loop until it ends */
 	uint64_t orphan_since;    /* when the last link went away; 0 with a link */
 	uint64_t link_bytes;      /* output payload bytes (resends too) on this link */
 	int drop_checked;         /* --drop-after already decided for this link */
@@ -70,7 +71,6 @@ struct agent {
 	uint64_t pause_until;
 
 	uint64_t next_state_check;
-	uint64_t next_reap;       /* waitpid is a syscall: not on every loop */
 	uint64_t reconnects, drops, dropped_in_pause;
 	uint64_t duplicated, reordered, acks_withheld, pauses;
 };
@@ -411,9 +411,9 @@ link_frames(struct agent *a, uint64_t now)
 /* ---- ending ---- */
 
 /*
- * Waits (bounded) until the gateway closed its end of the link: it may be
- * our child, which must not be killed (PDEATHSIG) before the client got
- * channel_closed and the close frame.
+ * Waits (bounded) until a gateway process closed its end of the link, so
+ * the session is marked ended only once the client got channel_closed and
+ * the close frame.
  */
 static void
 wait_gateway(struct agent *a)
@@ -435,6 +435,38 @@ wait_gateway(struct agent *a)
 			break;
 		while (link_next(&a->link, &type, &data, &len) == 1)
 			; /* the client's last acks are of no use now */
+	}
+}
+
+/*
+ * Serves the in-process gateway alone (bounded) until it closed its
+ * websocket: channel_closed and the close frame reach the client first.
+ */
+static void
+close_first_gateway(struct agent *a)
+{
+	uint64_t deadline = loop_now_ms() + AGENT_CLOSE_WAIT_MS;
+
+	while (a->gw != NULL) {
+		uint64_t now = loop_now_ms();
+		struct pollfd p;
+		int timeout = -1;
+
+		if (now >= deadline)
+			break;
+		if (a->link.inproc && link_flush(&a->link) < 0)
+			link_close(&a->link);
+		buf_reset(&a->link.rx); /* the client's last acks are of no use now */
+		if (gateway_prepare(a->gw, &p, &timeout)) {
+			gateway_end(a->gw);
+			a->gw = NULL;
+			break;
+		}
+		if (timeout < 0 || (uint64_t)timeout > deadline - now)
+			timeout = (int)(deadline - now);
+		if (poll(&p, 1, timeout) < 0 && errno != EINTR)
+			break;
+		gateway_handle(a->gw, p.revents);
 	}
 }
 
@@ -460,7 +492,9 @@ finish(struct agent *a, const char *reason, const char *output, uint64_t now)
 			buf_free(&out);
 		}
 		link_queue(&a->link, LINK_CLOSE, NULL, 0, 0);
-		if (link_drain(&a->link, AGENT_CLOSE_WAIT_MS) == 0)
+		if (a->link.inproc)
+			close_first_gateway(a);
+		else if (link_drain(&a->link, AGENT_CLOSE_WAIT_MS) == 0)
 			wait_gateway(a);
 	}
 }
@@ -632,20 +666,17 @@ static int
 loop(struct agent *a)
 {
 	for (;;) {
-		struct pollfd p[3];
-		int np = 0, il = -1, it = -1, timeout;
+		struct pollfd p[4];
+		int np = 0, il = -1, it = -1, ig = -1, timeout;
 		uint64_t now = loop_now_ms(), next;
 
-		if (now >= a->next_reap) {
-			a->next_reap = now + STATE_CHECK_MS;
-			while (waitpid(-1, NULL, WNOHANG) > 0)
-				; /* our first gateway is our child */
-		}
 		if (housekeeping(a, now))
 			return 0;
-		/* Frames left in the link while the target buffer was full. */
+		/* Frames left in the link while the target buffer was full (in process: all). */
 		if (link_up(&a->link) && buf_len(&a->link.rx) > 0 && !target_stalled(a))
 			link_frames(a, now);
+		if (a->link.inproc && link_read(&a->link) < 0)
+			link_lost(a, now, 0); /* the in-process gateway ended */
 		if (link_up(&a->link) && link_flush(&a->link) < 0)
 			link_lost(a, now, 0);
 		next = dc_tick(a->dc, now);
@@ -665,7 +696,7 @@ loop(struct agent *a)
 		p[np].fd = a->lfd;
 		p[np].events = POLLIN;
 		np++;
-		if (link_up(&a->link)) {
+		if (link_up(&a->link) && !a->link.inproc) {
 			il = np;
 			p[np].fd = a->link.fd;
 			p[np].events = link_pending(&a->link) ? POLLOUT : 0;
@@ -688,6 +719,18 @@ loop(struct agent *a)
 				p[np].events |= POLLIN;
 			np++;
 		}
+		if (a->gw != NULL) {
+			if (gateway_prepare(a->gw, &p[np], &timeout)) {
+				gateway_end(a->gw);
+				a->gw = NULL;
+				continue; /* the link's end shows at the top */
+			}
+			ig = np++;
+			/* It handed us frames, or has room for ours again: no sleep. */
+			if (a->link.inproc && (link_pending(&a->link) > 0 ||
+					       (buf_len(&a->link.rx) > 0 && !target_stalled(a))))
+				timeout = 0;
+		}
 		for (int i = 0; i < np; i++) {
 			p[i].revents = 0;
 			if (p[i].events == 0)
@@ -698,6 +741,11 @@ loop(struct agent *a)
 		now = loop_now_ms();
 		if (p[0].revents & POLLIN)
 			accept_link(a, now);
+		if (ig >= 0 && a->gw != NULL) {
+			gateway_handle(a->gw, p[ig].revents);
+			if (a->link.inproc)
+				link_frames(a, now);
+		}
 		if (il >= 0 && link_up(&a->link) && p[il].fd >= 0) {
 			if (p[il].revents & (POLLIN | POLLERR | POLLHUP)) {
 				int lr = link_read(&a->link);
@@ -741,8 +789,8 @@ loop(struct agent *a)
 }
 
 int
-agent_run(const struct region *r, const struct session *s, int listen_fd, int link_fd,
-	  struct err *e)
+agent_run(const struct region *r, const struct session *s, int listen_fd,
+	  struct gateway *first, struct err *e)
 {
 	struct dc_callbacks cb = { .send_frame = cb_send_frame, .deliver = cb_deliver,
 				   .event = cb_event };
@@ -759,7 +807,9 @@ agent_run(const struct region *r, const struct session *s, int listen_fd, int li
 	buf_init(&a.tbuf, AGENT_TARGET_HARD);
 	buf_init(&a.obuf, 0);
 	buf_init(&a.held, 0);
-	link_init(&a.link, link_fd);
+	link_init(&a.link, -1);
+	a.gw = first;
+	gateway_pair(first, &a.link);
 	cb.arg = &a;
 	snprintf(props, sizeof(props), "{\"portNumber\":\"%u\"}", (unsigned)s->port);
 	memset(&cfg, 0, sizeof(cfg));
@@ -790,7 +840,6 @@ agent_run(const struct region *r, const struct session *s, int listen_fd, int li
 	buf_free(&a.obuf);
 	buf_free(&a.held);
 	dc_free(a.dc);
-	while (waitpid(-1, NULL, WNOHANG) > 0)
-		;
+	/* A gateway still cutting its websocket (--drop-mode) ends with this process. */
 	return rc;
 }

@@ -9,10 +9,11 @@
  * buffer (when it is full the agent stops reading its gateway link, which
  * stops the gateway reading the websocket).
  *
- * The agent talks to the client through a gateway process over a link
- * (link.h) and survives a dropped websocket: a later gateway of the same
- * session connects to listen_fd and becomes the new link; everything not
- * acked is then sent again. The fault switches of struct region_faults are
+ * The agent talks to the client through a gateway over a link (link.h):
+ * the first websocket's gateway runs in the agent's own loop, later ones
+ * are processes that connect to listen_fd. It survives a dropped websocket:
+ * the newest gateway becomes the link and everything not acked is then
+ * sent again. The fault switches of struct region_faults are
  * applied in the agent's send path.
  *
  * The session ends on target EOF (after up to 2 s waiting for acks), on a
@@ -36,12 +37,15 @@
 #define AGENT_CLOSE_WAIT_MS 3000       /* for the gateway to finish closing */
 #define AGENT_PAUSE_AFTER_MSGS 4       /* --pause triggers after this many outputs */
 
+struct gateway;
+
 /*
- * Serves session s with link_fd (connected to the first gateway) and
- * listen_fd (accepting later gateways) until the session ends; closes
- * both. Returns 0, or an E_* code with a message in e if it failed.
+ * Serves session s with the first websocket's gateway (driven in this
+ * loop until its websocket ends) and listen_fd (accepting later gateways)
+ * until the session ends; closes listen_fd. Returns 0, or an E_* code with
+ * a message in e if it failed.
  */
-int agent_run(const struct region *r, const struct session *s, int listen_fd, int link_fd,
-	      struct err *e);
+int agent_run(const struct region *r, const struct session *s, int listen_fd,
+	      struct gateway *first, struct err *e);
 
 #endif

@@ -10,14 +10,11 @@
 #include "state.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -26,7 +23,7 @@
 #define DROP_FLUSH_MS 1000 /* to send what the agent queued before it left */
 #define BLACKHOLE_MS 30000 /* --drop-mode blackhole: silence, then the RST */
 
-struct gw {
+struct gateway {
 	const struct region *r;
 	struct wss_conn *c;
 	char id[SESSION_ID_MAX];
@@ -45,7 +42,9 @@ struct gw {
 	int drop_soon;       /* cut it once queued frames are out (agent gone) */
 	uint64_t drop_deadline;
 	uint64_t blackhole_until; /* nonzero: the path is silent until then */
+	uint64_t open_deadline;   /* for OpenDataChannel */
 	int client_gone;
+	int ws_over;              /* the websocket ended (close done, hang-up, error) */
 	unsigned violations;
 	uint64_t frames_in, frames_out;
 	unsigned hostile_state; /* hostile_frame's memory */
@@ -67,7 +66,7 @@ gateway_agent_addr(const struct region *r, const char *id, char *out, size_t siz
 }
 
 static void
-violation(struct gw *g, const char *fmt, const char *what)
+violation(struct gateway *g, const char *fmt, const char *what)
 {
 	g->violations++;
 	log_notice(g->r->lg, "gateway %s: protocol violation: %s%s", g->id, fmt, what ? what : "");
@@ -75,7 +74,7 @@ violation(struct gw *g, const char *fmt, const char *what)
 
 /* Checks one binary frame from the client and queues it for the agent. */
 static void
-client_frame(struct gw *g, const uint8_t *data, size_t len)
+client_frame(struct gateway *g, const uint8_t *data, size_t len)
 {
 	struct agentmsg m;
 	struct err e;
@@ -98,7 +97,7 @@ client_frame(struct gw *g, const uint8_t *data, size_t len)
 static void
 on_message(void *arg, int opcode, const uint8_t *data, size_t len)
 {
-	struct gw *g = arg;
+	struct gateway *g = arg;
 	struct dc_open o;
 	struct err e;
 
@@ -136,7 +135,7 @@ on_message(void *arg, int opcode, const uint8_t *data, size_t len)
 static void
 on_close(void *arg, uint16_t code, const uint8_t *reason, size_t len)
 {
-	struct gw *g = arg;
+	struct gateway *g = arg;
 
 	(void)reason;
 	(void)len;
@@ -146,7 +145,7 @@ on_close(void *arg, uint16_t code, const uint8_t *reason, size_t len)
 
 /* Sends a frame from the agent to the client after checking it. */
 static void
-agent_frame(struct gw *g, const uint8_t *data, size_t len)
+agent_frame(struct gateway *g, const uint8_t *data, size_t len)
 {
 	struct err e;
 
@@ -169,7 +168,7 @@ agent_frame(struct gw *g, const uint8_t *data, size_t len)
 
 /* Sends channel_closed as the gateway does for a session that is over. */
 static void
-send_channel_closed(struct gw *g, const struct session *s, const char *output)
+send_channel_closed(struct gateway *g, const struct session *s, const char *output)
 {
 	struct buf out;
 
@@ -184,7 +183,7 @@ send_channel_closed(struct gw *g, const struct session *s, const char *output)
  * control frames ahead of queued messages, and nothing after a close.
  */
 static void
-start_close(struct gw *g, uint16_t code, const char *reason)
+start_close(struct gateway *g, uint16_t code, const char *reason)
 {
 	if (g->closing || g->close_pending)
 		return;
@@ -195,7 +194,7 @@ start_close(struct gw *g, uint16_t code, const char *reason)
 }
 
 static void
-close_when_flushed(struct gw *g)
+close_when_flushed(struct gateway *g)
 {
 	if (!g->close_pending || wss_want_write(g->c))
 		return;
@@ -206,52 +205,18 @@ close_when_flushed(struct gw *g)
 }
 
 /*
- * Forks the session's agent: this process (a child of the server) becomes
- * the agent, the new child carries on as the gateway. Returns 0 in the
- * gateway with g->link connected, or E_* (in the gateway) on failure; the
- * agent branch never returns.
+ * Becomes the session's agent: this process runs the agent's loop, which
+ * goes on serving this websocket through an in-process link. The agent
+ * outlives the websocket (later ones reach it through lfd). Never returns.
  */
-static int
-spawn_agent(struct gw *g, const struct session *s, int lfd)
+static void
+become_agent(struct gateway *g, const struct session *s, int lfd)
 {
-	int sv[2], devnull;
-	pid_t pid, agent = getpid();
 	struct err e;
+	int rc;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-		return E_IO;
-	pid = fork();
-	if (pid < 0) {
-		close(sv[0]);
-		close(sv[1]);
-		return E_IO;
-	}
-	if (pid == 0) {
-		/* Gateway: dies with the agent, so no websocket outlives it. */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() != agent)
-			exit(1);
-		close(sv[0]);
-		close(lfd);
-		return link_attach(&g->link, sv[1]);
-	}
-	/*
-	 * Agent: the websocket (and its TLS state) now belongs to the child.
-	 * Point our copy of the descriptor at /dev/null before freeing it, so
-	 * no close frame, close_notify or RST of ours reaches the client.
-	 */
-	close(sv[1]);
-	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (devnull >= 0) {
-		dup2(devnull, wss_fd(g->c));
-		close(devnull);
-	}
-	wss_free(g->c);
-	g->c = NULL;
-	link_close(&g->link);
-	free(g->token);
 	err_clear(&e);
-	int rc = agent_run(g->r, s, lfd, sv[0], &e);
+	rc = agent_run(g->r, s, lfd, g, &e);
 	if (rc < 0)
 		log_error(g->r->lg, "agent %s: %s", s->id, e.msg);
 	exit(rc < 0 ? 1 : 0);
@@ -262,7 +227,7 @@ spawn_agent(struct gw *g, const struct session *s, int lfd)
  * agent, starting the agent if there is none yet.
  */
 static void
-open_channel(struct gw *g)
+open_channel(struct gateway *g)
 {
 	char addr[128];
 	struct sockaddr_un sa;
@@ -322,19 +287,16 @@ open_channel(struct gw *g)
 	}
 	session_unlock(lk);
 	state_stats_add(g->r->state_dir, "data_channels", 1);
-	if (spawn_agent(g, &s, fd) < 0) {
-		log_error(g->r->lg, "gateway %s: cannot start the agent", g->id);
-		g->drop = 1;
-	}
+	become_agent(g, &s, fd);
 }
 
-/* Takes every complete message the agent sent. */
+/* Takes every complete message the agent sent, and notices the agent leaving. */
 static void
-agent_messages(struct gw *g)
+from_agent(struct gateway *g)
 {
 	const uint8_t *data;
 	size_t len;
-	int type, rc;
+	int type, rc, lr = link_read(&g->link);
 
 	while ((rc = link_next(&g->link, &type, &data, &len)) == 1) {
 		if (type == LINK_FRAME && !g->closing && !g->close_pending)
@@ -346,11 +308,28 @@ agent_messages(struct gw *g)
 		log_error(g->r->lg, "gateway %s: malformed link data", g->id);
 		g->drop = 1;
 	}
+	if (lr == 0)
+		return;
+	/*
+	 * The agent went away without LINK_CLOSE: cut the websocket abruptly
+	 * once what it sent before is out.
+	 */
+	if (!g->closing && !g->close_pending) {
+		if (g->r->f.drop_mode == REGION_DROP_CLOSE1001) {
+			start_close(g, 1001, "going away");
+		} else if (g->r->f.drop_mode == REGION_DROP_BLACKHOLE) {
+			g->blackhole_until = loop_now_ms() + BLACKHOLE_MS;
+		} else {
+			g->drop_soon = 1;
+			g->drop_deadline = loop_now_ms() + DROP_FLUSH_MS;
+		}
+	}
+	link_close(&g->link);
 }
 
 /* Validates the request line; answers an HTTP error and returns nonzero if bad. */
 static int
-check_request(struct gw *g, const struct wss_request *req)
+check_request(struct gateway *g, const struct wss_request *req)
 {
 	const char *id = req->path + strlen(GATEWAY_PATH_PREFIX);
 
@@ -368,96 +347,135 @@ check_request(struct gw *g, const struct wss_request *req)
 	return 0;
 }
 
-static int
-relay(struct gw *g, struct err *e)
+int
+gateway_prepare(struct gateway *g, struct pollfd *p, int *timeout_ms)
 {
-	uint64_t open_deadline = loop_now_ms() + GATEWAY_OPEN_TIMEOUT_MS;
+	uint64_t now;
+	int t;
 
+	p->fd = -1;
+	p->events = 0;
+	p->revents = 0;
+	if (g->ws_over)
+		return 1;
+	if (g->link.inproc)
+		from_agent(g); /* the agent's flush already put its frames in rx */
+	if (g->blackhole_until != 0) {
+		/* A dead path: nothing read, written or answered (no pongs). */
+		now = loop_now_ms();
+		if (now >= g->blackhole_until) {
+			g->drop = 1;
+			return 1;
+		}
+		t = g->blackhole_until - now < 1000 ? (int)(g->blackhole_until - now) : 1000;
+		if (*timeout_ms < 0 || t < *timeout_ms)
+			*timeout_ms = t;
+		return 0;
+	}
+	if (g->open_pending)
+		open_channel(g);
+	if (g->reject) {
+		start_close(g, 1008, g->reject_why);
+		g->reject = 0;
+	}
+	if (!g->drop && link_up(&g->link) && link_flush(&g->link) < 0)
+		g->drop = 1;
+	close_when_flushed(g);
+	if (g->drop_soon && (!wss_want_write(g->c) || loop_now_ms() >= g->drop_deadline))
+		g->drop = 1;
+	if (g->drop)
+		return 1;
+	now = loop_now_ms();
+	if (!g->opened && now >= g->open_deadline) {
+		log_notice(g->r->lg, "gateway %s: no OpenDataChannel in time", g->id);
+		return 1;
+	}
+	if ((g->closing || g->close_pending) && (now >= g->close_deadline || !wss_is_open(g->c)))
+		return 1;
+	if (g->client_gone && !g->closing)
+		return 1;
+	p->fd = wss_fd(g->c);
+	/* Backpressure: a full link stops us reading the websocket. */
+	if (wss_want_read(g->c) && link_pending(&g->link) < LINK_HIGH)
+		p->events |= POLLIN;
+	if (wss_want_write(g->c))
+		p->events |= POLLOUT;
+	t = g->closing || g->close_pending ? 100 : 1000;
+	if (*timeout_ms < 0 || t < *timeout_ms)
+		*timeout_ms = t;
+	return 0;
+}
+
+void
+gateway_handle(struct gateway *g, short revents)
+{
+	struct err e;
+
+	err_clear(&e);
+	/* Any websocket end (close handshake done, hang-up, error) ends us. */
+	if ((revents & (POLLOUT | POLLERR | POLLHUP)) && wss_on_writable(g->c, &e) < 0)
+		g->ws_over = 1;
+	else if ((revents & (POLLIN | POLLERR | POLLHUP)) && wss_on_readable(g->c, &e) < 0)
+		g->ws_over = 1;
+	/* In process, hand the client's frames to the agent before it polls. */
+	if (g->link.inproc && !g->drop && link_flush(&g->link) < 0)
+		g->drop = 1;
+}
+
+void
+gateway_pair(struct gateway *g, struct link *agent_end)
+{
+	link_pair(&g->link, agent_end);
+}
+
+void
+gateway_end(struct gateway *g)
+{
+	if (g->drop) {
+		log_verbose(g->r->lg, "gateway %s: dropping the websocket", g->id);
+		wss_drop(g->c);
+	} else {
+		wss_free(g->c);
+	}
+	g->c = NULL;
+	link_close(&g->link);
+	free(g->token);
+	g->token = NULL;
+	log_verbose(g->r->lg, "gateway %s: websocket ended (%" PRIu64 " frames in, %" PRIu64 " out, "
+		    "%u violations)", g->id, g->frames_in, g->frames_out, g->violations);
+	state_append(g->r->state_dir, "violations", "%s %u", g->id, g->violations);
+}
+
+/* Serves the websocket in this process until it ends; a later websocket of a session. */
+static int
+relay(struct gateway *g, struct err *e)
+{
+	g->open_deadline = loop_now_ms() + GATEWAY_OPEN_TIMEOUT_MS;
 	/* Bytes that came with the upgrade request are handled at once. */
 	if (wss_on_readable(g->c, e) < 0)
 		return 0;
 	for (;;) {
 		struct pollfd p[2];
-		uint64_t now;
-		int n = 1;
+		int n = 1, timeout = -1;
 
-		if (g->blackhole_until != 0) {
-			/* A dead path: nothing read, written or answered (no pongs). */
-			if (loop_now_ms() >= g->blackhole_until) {
-				g->drop = 1;
-				break;
-			}
-			poll(NULL, 0, 100);
-			continue;
-		}
-		if (g->open_pending)
-			open_channel(g);
-		if (g->reject) {
-			start_close(g, 1008, g->reject_why);
-			g->reject = 0;
-		}
-		if (!g->drop && link_up(&g->link) && link_flush(&g->link) < 0)
-			g->drop = 1;
-		close_when_flushed(g);
-		if (g->drop_soon && (!wss_want_write(g->c) || loop_now_ms() >= g->drop_deadline))
-			g->drop = 1;
-		if (g->drop)
+		if (gateway_prepare(g, &p[0], &timeout))
 			break;
-		now = loop_now_ms();
-		if (!g->opened && now >= open_deadline) {
-			log_notice(g->r->lg, "gateway %s: no OpenDataChannel in time", g->id);
-			break;
-		}
-		if ((g->closing || g->close_pending) &&
-		    (now >= g->close_deadline || !wss_is_open(g->c)))
-			break;
-		if (g->client_gone && !g->closing)
-			break;
-		p[0].fd = wss_fd(g->c);
-		p[0].events = 0;
-		/* Backpressure: a full link stops us reading the websocket. */
-		if (wss_want_read(g->c) && link_pending(&g->link) < LINK_HIGH)
-			p[0].events |= POLLIN;
-		if (wss_want_write(g->c))
-			p[0].events |= POLLOUT;
-		p[0].revents = 0;
-		if (link_up(&g->link)) {
+		if (link_up(&g->link) && !g->link.inproc && g->blackhole_until == 0) {
 			p[1].fd = g->link.fd;
 			p[1].events = POLLIN | (link_pending(&g->link) ? POLLOUT : 0);
 			p[1].revents = 0;
 			n = 2;
 		}
-		if (poll(p, (nfds_t)n, g->closing || g->close_pending ? 100 : 1000) < 0) {
+		if (poll(p, (nfds_t)n, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			return err_set(e, E_IO, "poll: %s", strerror(errno));
 		}
-		/* Any websocket end (close handshake done, hang-up, error) ends us. */
-		if ((p[0].revents & (POLLOUT | POLLERR | POLLHUP)) && wss_on_writable(g->c, e) < 0)
+		gateway_handle(g, p[0].revents);
+		if (g->ws_over)
 			break;
-		if ((p[0].revents & (POLLIN | POLLERR | POLLHUP)) && wss_on_readable(g->c, e) < 0)
-			break;
-		if (n == 2 && (p[1].revents & (POLLIN | POLLERR | POLLHUP))) {
-			int lr = link_read(&g->link);
-
-			agent_messages(g);
-			/*
-			 * The agent went away without LINK_CLOSE: cut the websocket
-			 * abruptly once what it sent before is out.
-			 */
-			if (lr < 0 && !g->closing && !g->close_pending) {
-				if (g->r->f.drop_mode == REGION_DROP_CLOSE1001) {
-					start_close(g, 1001, "going away");
-				} else if (g->r->f.drop_mode == REGION_DROP_BLACKHOLE) {
-					g->blackhole_until = loop_now_ms() + BLACKHOLE_MS;
-				} else {
-					g->drop_soon = 1;
-					g->drop_deadline = loop_now_ms() + DROP_FLUSH_MS;
-				}
-			}
-			if (lr < 0)
-				link_close(&g->link);
-		}
+		if (n == 2 && (p[1].revents & (POLLIN | POLLERR | POLLHUP)))
+			from_agent(g);
 	}
 	return 0;
 }
@@ -467,7 +485,7 @@ gateway_serve(const struct region *r, struct wss_conn *c, const struct wss_reque
 	      struct err *e)
 {
 	struct wss_callbacks cb = { .on_message = on_message, .on_close = on_close };
-	struct gw g;
+	struct gateway g;
 	int rc;
 
 	memset(&g, 0, sizeof(g));
@@ -498,16 +516,6 @@ gateway_serve(const struct region *r, struct wss_conn *c, const struct wss_reque
 	}
 	log_verbose(r->lg, "gateway %s: websocket open", g.id);
 	rc = relay(&g, e);
-	if (g.drop) {
-		log_verbose(r->lg, "gateway %s: dropping the websocket", g.id);
-		wss_drop(g.c);
-	} else {
-		wss_free(g.c);
-	}
-	link_close(&g.link);
-	free(g.token);
-	log_verbose(r->lg, "gateway %s: websocket ended (%" PRIu64 " frames in, %" PRIu64 " out, "
-		    "%u violations)", g.id, g.frames_in, g.frames_out, g.violations);
-	state_append(r->state_dir, "violations", "%s %u", g.id, g.violations);
+	gateway_end(&g);
 	return rc;
 }
