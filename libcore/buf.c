@@ -19,6 +19,16 @@ buf_view(struct buf *b, const void *data, size_t len)
 }
 
 void
+buf_fixed(struct buf *b, void *mem, size_t size)
+{
+	memset(b, 0, sizeof(*b));
+	b->d = mem;
+	b->cap = size;
+	b->max = size;
+	b->fixed = 1;
+}
+
+void
 buf_init(struct buf *b, size_t max)
 {
 	memset(b, 0, sizeof(*b));
@@ -28,7 +38,7 @@ buf_init(struct buf *b, size_t max)
 void
 buf_free(struct buf *b)
 {
-	if (!b->ro)
+	if (!b->ro && !b->fixed)
 		free(b->d);
 	b->d = NULL;
 	b->off = b->end = b->cap = 0;
@@ -147,6 +157,8 @@ grow(struct buf *b, size_t n, size_t spare)
 		if (b->cap - b->end >= n + spare)
 			return 0;
 	}
+	if (b->fixed)
+		return E_FULL; /* the caller's storage cannot grow */
 	need = b->end + n + spare;
 	if (need < b->end)
 		return E_NOMEM; /* only with a max near SIZE_MAX */

@@ -22,10 +22,16 @@ struct buf {
 	size_t cap; /* allocated bytes; 0 for views */
 	size_t max; /* a writer never grows past this */
 	int ro;     /* view over foreign bytes: no writes */
+	int fixed;  /* writable over the caller's storage: never reallocated or freed */
 };
 
 /* Makes b a read-only view of len bytes at data (not copied, not freed). */
 void buf_view(struct buf *b, const void *data, size_t len);
+/*
+ * Makes b an empty buffer writing into the caller's size bytes at mem
+ * (never grown, moved or freed: writes past size fail with E_FULL).
+ */
+void buf_fixed(struct buf *b, void *mem, size_t size);
 /* Makes b an empty growable buffer limited to max bytes (0: default). */
 void buf_init(struct buf *b, size_t max);
 /* Frees a growable buffer's storage; b is empty afterwards. */

@@ -79,6 +79,7 @@ struct bridge {
 	/* liveness: any received frame proves the path alive */
 	uint64_t frames_seen;        /* ws_stats frames_in at last_rx */
 	uint64_t last_rx;            /* when a frame last arrived (or we stopped reading) */
+	uint64_t rx_now;             /* the clock for the frames of one websocket read */
 	int reading;                 /* the websocket was polled for reading */
 	int ping_sent;               /* a ping is out since last_rx */
 	int resume_ms, keepalive_ms; /* effective options */
@@ -184,7 +185,7 @@ ws_message_cb(void *arg, int opcode, const uint8_t *data, size_t len)
 	/* The official client parses text frames as AgentMessages too. */
 	(void)opcode;
 	if (b->dc != NULL && b->phase != PH_DONE) {
-		int r = dc_receive(b->dc, data, len, loop_now_ms());
+		int r = dc_receive(b->dc, data, len, b->rx_now);
 		if (r != 0 && r != E_CLOSED && b->rc == 0)
 			fail(b, r, "%s", dc_error(b->dc)->msg[0] ? dc_error(b->dc)->msg : err_str(r));
 	}
@@ -354,8 +355,10 @@ on_ws(struct loop *l, int fd, int mask, void *arg)
 	(void)fd;
 	if (mask & LOOP_WRITE)
 		r = ws_on_writable(b->ws, &e);
-	if (r == 0 && (mask & (LOOP_READ | LOOP_ERROR)))
+	if (r == 0 && (mask & (LOOP_READ | LOOP_ERROR))) {
+		b->rx_now = loop_now_ms(); /* one clock read for the batch, not per message */
 		r = ws_on_readable(b->ws, &e);
+	}
 	if (r == 0 || b->phase == PH_DONE)
 		return;
 	if (dc_state(b->dc) == DC_ST_CLOSED || b->phase == PH_OUTPUT) {
@@ -734,6 +737,7 @@ bridge_run(const struct bridge_opts *o, struct err *e)
 	b.wo.on_message = ws_message_cb;
 	b.wo.on_close = ws_close_cb;
 	b.wo.arg = &b;
+	b.rx_now = loop_now_ms();
 
 	memset(&dcfg, 0, sizeof(dcfg));
 	dcfg.role = DC_CLIENT;

@@ -259,6 +259,38 @@ test_max(void **state)
 	buf_free(&b);
 }
 
+/* A fixed buffer writes into the caller's storage and never grows, moves or frees it. */
+static void
+test_fixed(void **state)
+{
+	uint8_t mem[16], *p;
+	struct buf b;
+
+	(void)state;
+	memset(mem, 0xee, sizeof(mem));
+	buf_fixed(&b, mem, 12);
+	assert_int_equal(buf_put_u32(&b, 0x01020304), 0);
+	assert_int_equal(buf_put(&b, "abcdef", 6), 0);
+	assert_ptr_equal(buf_ptr(&b), mem);
+	assert_memory_equal(mem, "\x01\x02\x03\x04" "abcdef", 10);
+	assert_int_equal(buf_put(&b, "xyz", 3), E_FULL); /* 13 > 12 */
+	assert_int_equal(buf_len(&b), 10);
+	assert_int_equal(buf_reserve(&b, 3, &p), E_FULL);
+	assert_int_equal(buf_put(&b, "xy", 2), 0);      /* exactly full */
+	assert_null(buf_cstr(&b));                      /* no byte left for the terminator */
+	assert_int_equal(mem[12], 0xee);                /* nothing past size was touched */
+	/* Read some, then write again: unread bytes slide to the front, in place. */
+	assert_int_equal(buf_consume(&b, 8), 0);
+	assert_int_equal(buf_put(&b, "12345678", 8), 0);
+	assert_ptr_equal(buf_ptr(&b), mem);
+	assert_memory_equal(mem, "efxy12345678", 12);
+	buf_reset(&b);
+	assert_int_equal(buf_put(&b, "q", 1), 0);
+	assert_int_equal(mem[0], 'q');
+	buf_free(&b); /* must not free mem (on the stack: ASan would object) */
+	assert_int_equal(buf_len(&b), 0);
+}
+
 /* The C-string terminator is not data: a buffer filled to max still gets one. */
 static void
 test_max_cstr(void **state)
@@ -466,6 +498,7 @@ main(void)
 		cmocka_unit_test(test_reserve),
 		cmocka_unit_test(test_max),
 		cmocka_unit_test(test_max_cstr),
+		cmocka_unit_test(test_fixed),
 		cmocka_unit_test(test_putf_cstr),
 		cmocka_unit_test(test_max_huge),
 		cmocka_unit_test(test_uuid_format_parse),
