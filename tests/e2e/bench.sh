@@ -23,8 +23,8 @@ keys="connect_ms_proxy connect_ms_direct up_MBps_proxy up_MBps_direct down_MBps_
   down_MBps_direct paced_down_fraction rss_kib_proxy cpu_s_per_gib_proxy msgs_per_s_codec
   first_byte_ms_proxy first_byte_ms_direct up_MBps_proxy_delay25 up_MBps_proxy_delay100
   connect_ms_proxy_no_early_delay100 rss_anon_kib_proxy pss_kib_proxy rss_kib_floor
-  rss_anon_kib_floor cpu_s_per_gib_proxy_up cpu_s_per_gib_region_up
-  cpu_s_per_gib_sshd_up_direct idle_cpu_ms_per_min_proxy binary_bytes_proxy"
+  rss_anon_kib_floor rss_kib_floor_openssl rss_anon_kib_floor_openssl cpu_s_per_gib_proxy_up
+  cpu_s_per_gib_region_up cpu_s_per_gib_sshd_up_direct idle_cpu_ms_per_min_proxy binary_bytes_proxy"
 for k in $keys; do
   grep -Eq "\"$k\": -?[0-9]+(\.[0-9]+)?[,}]?( |$)" "$out" ||
     e2e_fail "$out: no number for $k ($(grep -o "\"$k\": [^,]*" "$out" || echo missing))"
