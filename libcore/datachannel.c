@@ -380,8 +380,8 @@ send_limit(const struct dc *dc)
 }
 
 /* Queues one stream message in sequence and sends it unless paused; p may
- * point into dc->pay (only dc->frame is written). E_FULL, E_RANGE if the
- * frame exceeds a slot, or an encoding error. */
+ * point into dc->pay or dc->frame (only the slot is written). E_FULL,
+ * E_RANGE if the frame exceeds a slot, or an encoding error. */
 static int
 queue_msg(struct dc *dc, uint32_t pt, const uint8_t *p, size_t n, uint64_t flags, uint64_t now)
 {
