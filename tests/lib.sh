@@ -56,11 +56,20 @@ e2e_setup() {
   export AWS_REGION=us-east-1
 }
 
-# Prints a TCP port on 127.0.0.1 that nothing listens on right now.
+# Prints a TCP port on 127.0.0.1 that nothing listens on right now, outside
+# the kernel's ephemeral range: a port from that range can be handed to some
+# outgoing connection (or to a server binding port 0) between this probe and
+# the caller's bind, which then fails with "Address already in use".
 e2e_free_port() {
-  local p i
+  local p i lo=32768 hi=60999 base=20000 span=40000
+  read -r lo hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+  if [ "$lo" -ge 12024 ]; then
+    base=10000 span=$(( lo - 10000 ))
+  elif [ "$hi" -le 63535 ]; then
+    base=$(( hi + 1 )) span=$(( 65535 - hi ))
+  fi
   for i in $(seq 1 200); do
-    p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
+    p=$(( base + (RANDOM * 32768 + RANDOM) % span ))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
   done
   return 1
