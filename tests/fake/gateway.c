@@ -347,11 +347,18 @@ check_request(struct gateway *g, const struct wss_request *req)
 	return 0;
 }
 
+/* Lowers a poll timeout (-1: none yet) to t ms. */
+static void
+lower_timeout(int *timeout_ms, int t)
+{
+	if (*timeout_ms < 0 || t < *timeout_ms)
+		*timeout_ms = t;
+}
+
 int
 gateway_prepare(struct gateway *g, struct pollfd *p, int *timeout_ms)
 {
 	uint64_t now;
-	int t;
 
 	p->fd = -1;
 	p->events = 0;
@@ -367,9 +374,8 @@ gateway_prepare(struct gateway *g, struct pollfd *p, int *timeout_ms)
 			g->drop = 1;
 			return 1;
 		}
-		t = g->blackhole_until - now < 1000 ? (int)(g->blackhole_until - now) : 1000;
-		if (*timeout_ms < 0 || t < *timeout_ms)
-			*timeout_ms = t;
+		lower_timeout(timeout_ms, g->blackhole_until - now < 1000 ?
+			      (int)(g->blackhole_until - now) : 1000);
 		return 0;
 	}
 	if (g->open_pending)
@@ -400,9 +406,7 @@ gateway_prepare(struct gateway *g, struct pollfd *p, int *timeout_ms)
 		p->events |= POLLIN;
 	if (wss_want_write(g->c))
 		p->events |= POLLOUT;
-	t = g->closing || g->close_pending ? 100 : 1000;
-	if (*timeout_ms < 0 || t < *timeout_ms)
-		*timeout_ms = t;
+	lower_timeout(timeout_ms, g->closing || g->close_pending ? 100 : 1000);
 	return 0;
 }
 
